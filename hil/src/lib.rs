@@ -1,0 +1,1 @@
+//! `hil`: device-side harness (APDU transports, LPA, scenarios).

@@ -1,0 +1,1 @@
+//! `testbeds`: network-side servers (SM-DP+ and the flow servers). Not built yet: see issue 3.

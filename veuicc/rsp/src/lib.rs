@@ -1,0 +1,2 @@
+//! `rsp`: GSMA SGP.22 building blocks shared by the card, the LPA and the SM-DP+.
+pub mod tlv;

@@ -1,0 +1,1 @@
+//! SAIP profile packages and installed profiles (filled in by the SAIP work).

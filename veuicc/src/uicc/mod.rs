@@ -1,0 +1,1 @@
+//! UICC file system and commands of the enabled profile.

@@ -1,0 +1,1 @@
+//! `vmodem`: the virtual cellular modem (AT commands on PTYs). Not built yet: see issue 4.
