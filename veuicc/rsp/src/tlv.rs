@@ -358,14 +358,23 @@ mod tests {
             parse_exact(&[0x5A, 0x84, 0xFF, 0xFF, 0xFF, 0xFF, 0x00]),
             Err(TlvError::LengthOverflow(0xFFFF_FFFF))
         );
-        assert_eq!(parse_exact(&[0x5A, 0x85, 1, 1, 1, 1, 1]), Err(TlvError::LengthTooLong));
+        assert_eq!(
+            parse_exact(&[0x5A, 0x85, 1, 1, 1, 1, 1]),
+            Err(TlvError::LengthTooLong)
+        );
     }
 
     #[test]
     fn rejects_truncated_and_indefinite() {
         assert_eq!(parse_exact(&[0xBF]), Err(TlvError::Truncated));
-        assert_eq!(parse_exact(&[0x5A, 0x02, 0x00]), Err(TlvError::LengthOverflow(2)));
-        assert_eq!(parse_exact(&[0x30, 0x80, 0, 0]), Err(TlvError::IndefiniteLength));
+        assert_eq!(
+            parse_exact(&[0x5A, 0x02, 0x00]),
+            Err(TlvError::LengthOverflow(2))
+        );
+        assert_eq!(
+            parse_exact(&[0x30, 0x80, 0, 0]),
+            Err(TlvError::IndefiniteLength)
+        );
         assert_eq!(parse_exact(&[0x5A, 0x00, 0x00]), Err(TlvError::Trailing(1)));
     }
 
@@ -382,7 +391,10 @@ mod tests {
 
     #[test]
     fn rejects_overlong_tag() {
-        assert_eq!(read_tag(&[0xBF, 0x81, 0x81, 0x01]), Err(TlvError::TagTooLong));
+        assert_eq!(
+            read_tag(&[0xBF, 0x81, 0x81, 0x01]),
+            Err(TlvError::TagTooLong)
+        );
         assert_eq!(read_tag(&[0xBF, 0x81, 0x01]), Ok((Tag(0xBF8101), 3)));
     }
 
@@ -404,16 +416,20 @@ mod tests {
     fn arb_tag(constructed: bool) -> impl Strategy<Value = Tag> {
         let c = if constructed { 0x20u32 } else { 0 };
         prop_oneof![
-            (0u32..0x1F).prop_filter("no 00", move |n| (n | c) != 0).prop_map(move |n| Tag(0x80 | c | n)),
+            (0u32..0x1F)
+                .prop_filter("no 00", move |n| (n | c) != 0)
+                .prop_map(move |n| Tag(0x80 | c | n)),
             (0x1Fu32..0x80).prop_map(move |n| Tag(((0x9F | c) << 8) | n)),
-            (0x80u32..0x4000).prop_map(move |n| Tag(
-                ((0x9F | c) << 16) | ((0x80 | (n >> 7)) << 8) | (n & 0x7F)
-            )),
+            (0x80u32..0x4000)
+                .prop_map(move |n| Tag(((0x9F | c) << 16) | ((0x80 | (n >> 7)) << 8) | (n & 0x7F))),
         ]
     }
 
     fn arb_node() -> impl Strategy<Value = Node> {
-        let leaf = (arb_tag(false), proptest::collection::vec(any::<u8>(), 0..300))
+        let leaf = (
+            arb_tag(false),
+            proptest::collection::vec(any::<u8>(), 0..300),
+        )
             .prop_map(|(t, v)| Node::Primitive(t, v));
         leaf.prop_recursive(6, 64, 6, |inner| {
             (arb_tag(true), proptest::collection::vec(inner, 0..6))
