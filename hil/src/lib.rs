@@ -1,1 +1,12 @@
-//! `hil`: device-side harness (APDU transports, LPA, scenarios).
+//! `hil`: the device-side harness.
+//!
+//! - [`transport`]: the APDU transport seam ([`transport::ApduTransport`]) with an in-process card
+//!   and any PC/SC reader (a vpcd virtual card, or a real eUICC in a real reader).
+//! - [`client`]: an ES10 client (the LPA's card side): logical channels, STORE DATA, GET
+//!   RESPONSE, typed ES10a/b/c calls, and UICC file reads.
+//!
+//! Everything here is written against the transport trait only, so the same code drives a
+//! virtual card or a real one.
+
+pub mod client;
+pub mod transport;

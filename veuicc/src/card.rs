@@ -31,7 +31,9 @@ pub trait CardCore: Send {
 ///   and by interface device, 8 or more logical channels (`5F`). No status indicator.
 /// - `TCK`: XOR of T0 … last historical byte (required because T=1 is offered).
 pub fn default_atr() -> Vec<u8> {
-    let mut atr = vec![0x3B, 0x85, 0x80, 0x31, 0xFE, 0x45, 0x80, 0x73, 0xB6, 0x21, 0x5F];
+    let mut atr = vec![
+        0x3B, 0x85, 0x80, 0x31, 0xFE, 0x45, 0x80, 0x73, 0xB6, 0x21, 0x5F,
+    ];
     let tck = atr[1..].iter().fold(0u8, |a, b| a ^ b);
     atr.push(tck);
     atr

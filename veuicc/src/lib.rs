@@ -10,7 +10,10 @@
 
 pub mod apdu;
 pub mod card;
-pub mod store;
+pub mod euicc;
+pub mod isdr;
 pub mod profile;
+pub mod statedir;
+pub mod store;
 pub mod uicc;
 pub mod vpcd;

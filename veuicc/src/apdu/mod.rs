@@ -135,14 +135,16 @@ impl<'a> Command<'a> {
             }
         };
         match body.len() {
-            0 => Ok(mk(&[], None, false)),                  // case 1
+            0 => Ok(mk(&[], None, false)),                    // case 1
             1 => Ok(mk(&[], Some(short_le(body[0])), false)), // case 2S
             _ if body[0] != 0 => {
                 // case 3S / 4S
                 let lc = body[0] as usize;
                 match body.len() - 1 {
                     n if n == lc => Ok(mk(&body[1..], None, false)),
-                    n if n == lc + 1 => Ok(mk(&body[1..1 + lc], Some(short_le(body[1 + lc])), false)),
+                    n if n == lc + 1 => {
+                        Ok(mk(&body[1..1 + lc], Some(short_le(body[1 + lc])), false))
+                    }
                     _ => Err(ApduError::WrongLength),
                 }
             }
@@ -202,7 +204,12 @@ pub struct Response {
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Response {{ len: {}, sw: {} }}", self.data.len(), self.sw)
+        write!(
+            f,
+            "Response {{ len: {}, sw: {} }}",
+            self.data.len(),
+            self.sw
+        )
     }
 }
 
@@ -272,7 +279,10 @@ mod tests {
             Command::parse(&[0x00, 0xA4, 0x00, 0x04, 0x03, 0x3F, 0x00]),
             Err(ApduError::WrongLength)
         );
-        assert_eq!(Command::parse(&[0x00, 0xA4, 0x00]), Err(ApduError::TooShort));
+        assert_eq!(
+            Command::parse(&[0x00, 0xA4, 0x00]),
+            Err(ApduError::TooShort)
+        );
         assert_eq!(
             Command::parse(&[0x00, 0xA4, 0x00, 0x04, 0x02, 0x3F, 0x00, 0x00, 0x00]),
             Err(ApduError::WrongLength)

@@ -108,7 +108,10 @@ mod tests {
         b.put(Tree::Profiles, b"ab".to_vec(), b"2".to_vec());
         b.put(Tree::Files, b"a".to_vec(), b"3".to_vec());
         store.commit(b).unwrap();
-        assert_eq!(store.get(Tree::Profiles, b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(
+            store.get(Tree::Profiles, b"a").unwrap(),
+            Some(b"1".to_vec())
+        );
         assert_eq!(store.get(Tree::Meta, b"a").unwrap(), None);
         let s = store.scan(Tree::Profiles, b"a").unwrap();
         assert_eq!(s.len(), 2);

@@ -30,16 +30,17 @@ impl SledStore {
 
 impl Store for SledStore {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.get(tree.key(key)).map_err(be)?.map(|v| v.to_vec()))
+        Ok(self
+            .tree
+            .get(tree.key(key))
+            .map_err(be)?
+            .map(|v| v.to_vec()))
     }
 
     fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         self.tree
             .scan_prefix(tree.key(prefix))
-            .map(|r| {
-                r.map(|(k, v)| (k[1..].to_vec(), v.to_vec()))
-                    .map_err(be)
-            })
+            .map(|r| r.map(|(k, v)| (k[1..].to_vec(), v.to_vec())).map_err(be))
             .collect()
     }
 

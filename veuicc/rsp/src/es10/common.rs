@@ -240,7 +240,7 @@ macro_rules! raw_tlv_type {
             /// Wraps `der`, which must be exactly one well-formed TLV with the expected tag.
             pub fn new(der: Vec<u8>) -> Result<Self, crate::tlv::TlvError> {
                 let tlv = crate::tlv::parse_exact(&der)?;
-                if !der.starts_with(Self::TAG_BYTES) || tlv.raw.len() != der.len() {
+                if !der.starts_with(Self::TAG_BYTES) {
                     return Err(crate::tlv::TlvError::UnexpectedTag {
                         expected: crate::tlv::read_tag(Self::TAG_BYTES)?.0,
                         found: tlv.tag,

@@ -866,6 +866,25 @@ fn arb_pending() -> impl Strategy<Value = PendingNotification> {
     ]
 }
 
+/// One encoded TLV, nested up to three levels, with tags taken from the ES10 messages.
+fn arb_tlv_tree() -> impl Strategy<Value = Vec<u8>> {
+    let primitive = (
+        prop::sample::select(vec![
+            0x80u32, 0x81, 0x82, 0x5A, 0x4F, 0x95, 0x5C, 0x90, 0x0C, 0x04, 0x01, 0x02, 0x03,
+            0x9F70, 0x5F37,
+        ]),
+        proptest::collection::vec(any::<u8>(), 0..12),
+    )
+        .prop_map(|(t, v)| crate::tlv::tlv(t, &v));
+    primitive.prop_recursive(3, 24, 4, |inner| {
+        (
+            prop::sample::select(vec![0xA0u32, 0xA1, 0x30, 0xBF2F, 0xB6, 0xE3]),
+            proptest::collection::vec(inner, 0..4),
+        )
+            .prop_map(|(t, kids)| crate::tlv::tlv(t, &kids.concat()))
+    })
+}
+
 #[track_caller]
 fn round_trip<T>(v: &T) -> Result<(), TestCaseError>
 where
@@ -944,6 +963,20 @@ proptest! {
         body in proptest::collection::vec(any::<u8>(), 0..48),
     ) {
         let _ = decode_request(&crate::tlv::tlv(tag, &body));
+    }
+
+    /// Well-formed TLV trees built from the tags these messages use, under every known outer tag:
+    /// reaches deeper into the decoders than random bytes do.
+    #[test]
+    fn prop_decode_request_tlv_trees(
+        tag in prop::sample::select(vec![
+            0xBF20u32, 0xBF28, 0xBF29, 0xBF2B, 0xBF2D, 0xBF30, 0xBF31, 0xBF32, 0xBF33, 0xBF34,
+            0xBF3E, 0xBF3F,
+        ]),
+        body in proptest::collection::vec(arb_tlv_tree(), 0..4),
+    ) {
+        let inner: Vec<u8> = body.concat();
+        let _ = decode_request(&crate::tlv::tlv(tag, &inner));
     }
 
     /// Truncating or corrupting a valid request gives an error or another value, never a panic;
