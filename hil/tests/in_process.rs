@@ -1,6 +1,8 @@
 //! Sans-IO scenario tests: the card core with a store, driven through the same ES10 client the
 //! PC/SC test uses, in-process.
 
+#![allow(clippy::unwrap_used)]
+
 use hil::client::{iccid_digits, imsi_digits, Client};
 use hil::transport::{ApduTransport, InProcess};
 use rand_chacha::rand_core::SeedableRng;

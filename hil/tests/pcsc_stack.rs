@@ -4,6 +4,8 @@
 //! `VEUICC_PCSC_TEST=1`; `scripts/test` does that. Without it the test says SKIPPED, unless
 //! `VEUICC_REQUIRE_PCSC=1` makes the absence a failure (CI sets it).
 
+#![allow(clippy::unwrap_used)]
+
 use hil::client::{iccid_digits, imsi_digits, Client};
 use hil::transport::{self, ApduTransport, Pcsc};
 use std::path::{Path, PathBuf};
@@ -151,8 +153,7 @@ fn pcsc_clients_see_and_drive_the_virtual_euicc() {
         .expect("opensc-tool");
     let osc = String::from_utf8_lossy(&osc.stdout)
         .to_uppercase()
-        .replace(' ', "")
-        .replace(':', "");
+        .replace([' ', ':'], "");
     assert!(
         osc.contains(&hex::encode_upper(&atr)),
         "opensc-tool -a: {osc}"
@@ -265,13 +266,11 @@ fn pcsc_clients_see_and_drive_the_virtual_euicc() {
         eid_hex,
         "still serving"
     );
-    drop(c);
 
     // SIGKILL the card process and restart it: the state is the same.
     let mut c = Client::new(&mut pcsc);
     c.select_isdr().unwrap();
     let before = (c.profiles(None).unwrap(), c.list_notifications().unwrap());
-    drop(c);
     drop(_card); // kill -9 (Child::kill sends SIGKILL)
     let _card = serve(&state);
     std::thread::sleep(Duration::from_millis(600));
@@ -286,7 +285,6 @@ fn pcsc_clients_see_and_drive_the_virtual_euicc() {
     assert_eq!(after[0].profile_state.unwrap().0, 1);
     assert_eq!(c.read_ef(None, &[0x2FE2]).unwrap(), iccids[1]);
     assert_eq!(iccid_digits(&iccids[1]).len(), 19);
-    drop(c);
     drop(pcsc);
     drop(_card);
     let after_list: serde_json::Value =

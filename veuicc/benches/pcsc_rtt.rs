@@ -14,9 +14,10 @@
 //! - `VPCD_PORT` (35963): the first vpcd port.
 //! - `PCSC_BENCH_CARD_CMD`: shell command starting the card under test; `{addr}` and `{port}`
 //!   are replaced (`VPCD_ADDR` / `VPCD_PORT` are also set), e.g.
-//!   `target/release/veuicc --vpcd {addr}`. When it is set, the baseline runs as a `vpcd-noop`
-//!   process too. Unset: both cards are in-process `NoopCard`s (the bench then measures the
-//!   noise floor; the ratio should be ≈ 1).
+//!   `$PWD/target/release/veuicc serve --init --card /tmp/card@{addr}` (cargo runs benches in
+//!   the package directory: use absolute paths). When it is set, the baseline runs as a
+//!   `vpcd-noop` process too. Unset: both cards are in-process `NoopCard`s (the bench then
+//!   measures the noise floor; the ratio should be ≈ 1).
 //! - `PCSC_BENCH_N` (2000; 20 when run without `--bench`, as `cargo test` does): timed APDUs
 //!   per reader. `PCSC_BENCH_WARMUP` (50), `PCSC_BENCH_BLOCK` (100).
 //! - `PCSC_BENCH_APDU` (GetEID: `80E2910006BF3E035C015A00`), `PCSC_BENCH_SELECT=1`: SELECT
@@ -402,6 +403,14 @@ fn measure(
         );
     }
     println!("  card under test: {card_desc}");
+    for r in &readers {
+        if r.sw != [0x90, 0x00] && r.sw[0] != 0x61 {
+            println!(
+                "  note: {} answered SW {:02X}{:02X}, not 9000 (PCSC_BENCH_SELECT=1 selects the ISD-R first)",
+                r.label, r.sw[0], r.sw[1]
+            );
+        }
+    }
     println!("  ratio median(card)/median(noop) = {ratio:.3}");
     let json = serde_json::json!({
         "bench": "pcsc_rtt",

@@ -14,7 +14,7 @@ pub enum StoreDataError {
     #[error("P1 {0:02X} is not a BER-TLV STORE DATA block")]
     BadP1(u8),
     #[error("block {got} received, block {expected} expected")]
-    OutOfOrder { expected: u8, got: u8 },
+    OutOfOrder { expected: u16, got: u8 },
     #[error("reassembled command exceeds {MAX_COMMAND} bytes")]
     TooLarge,
     #[error("empty STORE DATA block")]
@@ -34,7 +34,9 @@ pub enum Fed {
 #[derive(Debug, Default, Clone)]
 pub struct Reassembly {
     buf: Vec<u8>,
-    next_block: u8,
+    /// Block number expected next; 256 once block FF has arrived (GP numbers at most 256
+    /// blocks, so only the last block or a new command at 00 can follow).
+    next_block: u16,
 }
 
 impl Reassembly {
@@ -68,7 +70,7 @@ impl Reassembly {
         if data.is_empty() {
             return Err(StoreDataError::Empty);
         }
-        if p2 != self.next_block {
+        if u16::from(p2) != self.next_block {
             // A new command may start at block 0 while an old one was abandoned.
             if p2 == 0 {
                 self.clear();
@@ -87,11 +89,7 @@ impl Reassembly {
             self.next_block = 0;
             Ok(Fed::Complete(std::mem::take(&mut self.buf)))
         } else {
-            // Block numbers wrap after FF (GP: P2 is a modulo-256 counter).
-            self.next_block = self.next_block.wrapping_add(1);
-            if self.next_block == 0 {
-                self.next_block = 1;
-            }
+            self.next_block += 1;
             Ok(Fed::More)
         }
     }
@@ -157,6 +155,18 @@ mod tests {
     }
 
     #[test]
+    fn refuses_a_257th_block() {
+        let mut r = Reassembly::default();
+        for i in 0..=255u8 {
+            assert_eq!(r.feed(0x11, i, &[i]).unwrap(), Fed::More);
+        }
+        assert!(matches!(
+            r.feed(0x91, 1, &[0]),
+            Err(StoreDataError::OutOfOrder { expected: 256, .. })
+        ));
+    }
+
+    #[test]
     fn rejects_bad_p1_and_oversize() {
         let mut r = Reassembly::default();
         assert_eq!(r.feed(0x21, 0, &[1]), Err(StoreDataError::BadP1(0x21)));
@@ -176,6 +186,8 @@ mod tests {
         fn split_then_reassemble_round_trips(
             cmd in proptest::collection::vec(any::<u8>(), 1..5000), block in 1usize..300
         ) {
+            // GP numbers at most 256 blocks.
+            prop_assume!(cmd.len().div_ceil(block) <= 256);
             let mut r = Reassembly::default();
             let blocks = split(&cmd, block);
             let n = blocks.len();

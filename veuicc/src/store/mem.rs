@@ -1,6 +1,6 @@
 //! In-memory [`Store`] for unit tests and benchmarks.
 
-use super::{Batch, Store, StoreError, Tree};
+use super::{Batch, Entries, Store, StoreError, Tree};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -23,7 +23,7 @@ impl Store for MemStore {
         Ok(self.lock().get(&tree.key(key)).cloned())
     }
 
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Entries, StoreError> {
         let p = tree.key(prefix);
         Ok(self
             .lock()

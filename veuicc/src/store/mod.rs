@@ -52,6 +52,9 @@ pub enum StoreError {
     Format(String, String),
 }
 
+/// Key/value pairs returned by [`Store::scan`], in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// One write in a batch: put (`Some`) or delete (`None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
@@ -93,7 +96,7 @@ impl Batch {
 pub trait Store: Send + Sync + std::fmt::Debug {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// All entries of `tree` whose key starts with `prefix`, in key order.
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Entries, StoreError>;
     /// Applies the batch atomically and makes it durable before returning.
     fn commit(&self, batch: Batch) -> Result<(), StoreError>;
 }

@@ -1,7 +1,7 @@
 //! The production [`Store`]: one sled tree, keys prefixed per [`Tree`], batches applied with
 //! `apply_batch` (atomic) followed by `flush` (durable) before `commit` returns.
 
-use super::{Batch, Store, StoreError, Tree};
+use super::{Batch, Entries, Store, StoreError, Tree};
 use std::path::Path;
 
 /// sled-backed store in a directory of its own.
@@ -37,7 +37,7 @@ impl Store for SledStore {
             .map(|v| v.to_vec()))
     }
 
-    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, tree: Tree, prefix: &[u8]) -> Result<Entries, StoreError> {
         self.tree
             .scan_prefix(tree.key(prefix))
             .map(|r| r.map(|(k, v)| (k[1..].to_vec(), v.to_vec())).map_err(be))

@@ -8,7 +8,7 @@
 
 use rsp::tlv::TlvIter;
 
-use super::fs::{EfStructure, FileSystem, NodeId, NodeKind};
+use super::fs::{FileSystem, NodeId, NodeKind};
 
 /// Access mode bits for EFs (ISO 7816-4 Table 17).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,11 +148,6 @@ pub fn condition(fs: &FileSystem, id: NodeId, op: Op) -> Condition {
         Some(rec) => rule_for(&rec, op),
         None => Condition::Never,
     }
-}
-
-/// Whether `structure` is a record structure (for SEARCH/READ RECORD rules).
-pub fn is_record(s: EfStructure) -> bool {
-    s.record_len().is_some()
 }
 
 #[cfg(test)]

@@ -162,17 +162,16 @@ impl Uicc {
             return ch.current_adf;
         }
         let cur = ch.current_df();
-        let real = |id: NodeId| fs.node(id).filter(|n| !n.is_adf()).map(|_| id);
-        if let Some(c) = fs.node(cur).filter(|n| n.fid == fid && !n.is_adf()) {
-            let _ = c;
+        // The current DF itself (an ADF only through 7FFF: its FID is package-internal).
+        if fs.node(cur).is_some_and(|n| n.fid == fid && !n.is_adf()) {
             return Some(cur);
         }
         if let Some(c) = fs.child_by_fid(cur, fid, false) {
             return Some(c);
         }
         let parent = fs.parent(cur)?;
-        if fs.node(parent).is_some_and(|p| p.fid == fid) {
-            return real(parent);
+        if fs.node(parent).is_some_and(|p| p.fid == fid && !p.is_adf()) {
+            return Some(parent);
         }
         fs.child_by_fid(parent, fid, false)
             .filter(|s| fs.node(*s).is_some_and(|n| n.is_dir()))
@@ -309,9 +308,10 @@ impl Uicc {
     }
 
     /// Whether the access rule of `id` for `op` holds in the file's DF context.
-    pub(super) fn allowed(&self, id: NodeId, op: Op) -> bool {
+    pub(super) fn allowed(&self, ch: &UiccChannel, id: NodeId, op: Op) -> bool {
         let ctx = self.fs.parent(id).unwrap_or(NodeId::MF);
-        arr::condition(&self.fs, id, op).holds(&|kr| self.pins.satisfied(&self.fs, ctx, kr))
+        arr::condition(&self.fs, id, op)
+            .holds(&|kr| self.pins.satisfied(&self.fs, ctx, ch.current_adf, kr))
     }
 
     /// Resolves the EF of a binary command: SFI in P1 (b8 = 1) or the current EF.
@@ -349,7 +349,7 @@ impl Uicc {
         if structure != EfStructure::Transparent {
             return Err(Sw::COMMAND_INCOMPATIBLE);
         }
-        if !self.allowed(ef, Op::Read) {
+        if !self.allowed(ch, ef, Op::Read) {
             return Err(Sw::SECURITY_NOT_SATISFIED);
         }
         if offset >= size {
@@ -380,7 +380,7 @@ impl Uicc {
         if structure != EfStructure::Transparent {
             return Err(Sw::COMMAND_INCOMPATIBLE);
         }
-        if !self.allowed(ef, Op::Update) {
+        if !self.allowed(ch, ef, Op::Update) {
             return Err(Sw::SECURITY_NOT_SATISFIED);
         }
         if cmd.data.is_empty() {
@@ -486,7 +486,7 @@ impl Uicc {
         cmd: &Command<'_>,
     ) -> Result<Response, Sw> {
         let (ef, rl, n, cyclic) = self.record_target(ch, cmd)?;
-        if !self.allowed(ef, Op::Read) {
+        if !self.allowed(ch, ef, Op::Read) {
             return Err(Sw::SECURITY_NOT_SATISFIED);
         }
         let (rec, moves) = Self::pick_record(ch, cmd.p1, cmd.p2 & 0x07, n, cyclic)?;
@@ -515,7 +515,7 @@ impl Uicc {
         if cyclic && mode != 0x03 {
             return Err(Sw::INCORRECT_P1P2);
         }
-        if !self.allowed(ef, Op::Update) {
+        if !self.allowed(ch, ef, Op::Update) {
             return Err(Sw::SECURITY_NOT_SATISFIED);
         }
         if cmd.data.len() != rl {
@@ -557,7 +557,7 @@ impl Uicc {
         if !matches!(mode, 0x04 | 0x05) {
             return Err(Sw::INCORRECT_P1P2);
         }
-        if !self.allowed(ef, Op::Read) {
+        if !self.allowed(ch, ef, Op::Read) {
             return Err(Sw::SECURITY_NOT_SATISFIED);
         }
         if cmd.data.is_empty() || cmd.data.len() > rl {

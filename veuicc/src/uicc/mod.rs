@@ -482,7 +482,7 @@ impl Uicc {
         }
         let loc = self
             .pins
-            .find(&self.fs, ch.current_df(), kr)
+            .find_in_context(&self.fs, ch.current_df(), ch.current_adf, kr)
             .ok_or(Sw::REFERENCE_NOT_FOUND)?;
         let (sw, effect) = match cmd.ins {
             0x20 => self.pins.verify(loc, cmd.data),
@@ -530,7 +530,7 @@ impl Uicc {
             .and_then(|n| n.aid())
             .map(<[u8]>::to_vec)
             .ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
-        if !self.pins.satisfied(&self.fs, adf, 0x01) {
+        if !self.pins.satisfied(&self.fs, adf, Some(adf), 0x01) {
             return Err(Sw::SECURITY_NOT_SATISFIED);
         }
         let params = self

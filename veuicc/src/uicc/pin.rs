@@ -186,6 +186,23 @@ impl PinState {
         None
     }
 
+    /// Like [`PinState::find`], then, for a local key reference (81–88, 8A–8E) that the DF
+    /// chain does not define, the PIN of the current application `adf`: files outside any ADF
+    /// (DF.TELECOM) are protected by the selected application's local PINs (TS 102 221 §9.5.1).
+    pub fn find_in_context(
+        &self,
+        fs: &FileSystem,
+        df: NodeId,
+        adf: Option<NodeId>,
+        key_ref: u8,
+    ) -> Option<PinLoc> {
+        self.find(fs, df, key_ref).or_else(|| {
+            let local = matches!(key_ref, 0x81..=0x88 | 0x8A..=0x8E);
+            adf.filter(|_| local)
+                .and_then(|a| self.find(fs, a, key_ref))
+        })
+    }
+
     pub fn get(&self, loc: PinLoc) -> Option<&Pin> {
         self.sets.get(loc.set)?.pins.get(loc.idx)
     }
@@ -203,9 +220,10 @@ impl PinState {
         self.puks.iter().find(|p| p.key_ref == key_ref)
     }
 
-    /// Whether the access condition "user verification with `key_ref`" holds in `df`.
-    pub fn satisfied(&self, fs: &FileSystem, df: NodeId, key_ref: u8) -> bool {
-        self.find(fs, df, key_ref)
+    /// Whether the access condition "user verification with `key_ref`" holds in `df` (with
+    /// `adf` the current application, see [`PinState::find_in_context`]).
+    pub fn satisfied(&self, fs: &FileSystem, df: NodeId, adf: Option<NodeId>, key_ref: u8) -> bool {
+        self.find_in_context(fs, df, adf, key_ref)
             .and_then(|l| self.get(l))
             .is_some_and(Pin::satisfied)
     }

@@ -53,14 +53,14 @@ pub(crate) fn oid_to_string(v: &[u8]) -> Result<String, SaipError> {
     let mut arcs: Vec<u64> = Vec::new();
     let mut acc: u64 = 0;
     let mut in_arc = false;
-    for (i, b) in v.iter().enumerate() {
+    for b in v {
         if acc > (u64::MAX >> 8) {
             return Err(SaipError::invalid("OID", "arc too large"));
         }
         acc = (acc << 7) | u64::from(b & 0x7F);
         in_arc = b & 0x80 != 0;
         if !in_arc {
-            if i == 0 || arcs.is_empty() {
+            if arcs.is_empty() {
                 // First subidentifier encodes two arcs (X.690 §8.19.4).
                 let (a, b2) = if acc < 40 {
                     (0, acc)

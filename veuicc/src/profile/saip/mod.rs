@@ -703,4 +703,4 @@ fn parse_algo(value: &[u8]) -> Result<AkaConfig, SaipError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -90,7 +90,8 @@ const fn n8(v: u8) -> Option<u8> {
 }
 
 /// An EF: field, FID, kind, records (0 = unspecified), size or record length (0 = unspecified),
-/// ARR record, SFI (0 = none), default.
+/// ARR record, SFI (0 = none), default. (Positional on purpose: one table row per line.)
+#[allow(clippy::too_many_arguments)]
 const fn ef(
     field: &'static str,
     fid: u16,
