@@ -90,8 +90,6 @@ pub struct EuiccState {
     profiles: BTreeMap<Vec<u8>, ProfileRecord>,
     notifications: BTreeMap<u32, NotificationRecord>,
     active: Option<Active>,
-    /// Next sequence number of the UICC change log per profile.
-    change_seq: u64,
     challenge: Option<[u8; 16]>,
     rng: ChaCha20Rng,
 }
@@ -133,7 +131,6 @@ impl EuiccState {
             profiles,
             notifications,
             active: None,
-            change_seq: 0,
             challenge: None,
             rng: ChaCha20Rng::from_seed(seed),
         };
@@ -227,12 +224,13 @@ impl EuiccState {
         (resp, selected)
     }
 
+    /// Persists UICC changes: one record per slot (file, PIN, PUK, SQN) of the profile, so
+    /// repeated updates of a file overwrite its record instead of growing a log.
     fn persist_changes(&mut self, iccid: &[u8], changes: &[UiccChange]) -> Result<(), StoreError> {
         let mut b = Batch::new();
         for c in changes {
-            self.change_seq += 1;
             let mut key = iccid.to_vec();
-            key.extend_from_slice(&self.change_seq.to_be_bytes());
+            key.extend_from_slice(c.slot().as_bytes());
             b.put(Tree::Files, key, encode(c));
         }
         self.store.commit(b)
@@ -247,16 +245,10 @@ impl EuiccState {
         let pkg = parse_package(&pkg).map_err(|e| LifecycleError::Package(e.to_string()))?;
         let mut uicc =
             Uicc::from_package(&pkg).map_err(|e| LifecycleError::Package(e.to_string()))?;
-        for (k, v) in self.store.scan(Tree::Files, iccid)? {
+        for (_, v) in self.store.scan(Tree::Files, iccid)? {
             let change: UiccChange = decode("uicc change", &v)?;
             if let Err(e) = uicc.apply_change(&change) {
                 warn!(error = %e, "skipping a persisted UICC change that no longer applies");
-            }
-            if let Some(seq) = k
-                .get(iccid.len()..)
-                .and_then(|s| <[u8; 8]>::try_from(s).ok())
-            {
-                self.change_seq = self.change_seq.max(u64::from_be_bytes(seq));
             }
         }
         Ok(Active {

@@ -78,6 +78,26 @@ pub enum UiccChange {
     },
 }
 
+impl UiccChange {
+    /// What this change sets, independent of the new value: a later change with the same slot
+    /// supersedes an earlier one, so the store keeps one record per slot.
+    pub fn slot(&self) -> String {
+        match self {
+            UiccChange::FileContent { file, .. } => {
+                format!("file:{}", serde_json::to_string(file).unwrap_or_default())
+            }
+            UiccChange::Pin {
+                context, key_ref, ..
+            } => format!(
+                "pin:{}:{key_ref:02X}",
+                serde_json::to_string(context).unwrap_or_default()
+            ),
+            UiccChange::Puk { key_ref, .. } => format!("puk:{key_ref:02X}"),
+            UiccChange::Sqn { aid, .. } => format!("sqn:{}", hex::encode_upper(aid)),
+        }
+    }
+}
+
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
