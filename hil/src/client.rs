@@ -346,15 +346,7 @@ pub fn fcp_file_size(fcp: &[u8]) -> Option<usize> {
     Some(s.value.iter().fold(0usize, |a, b| (a << 8) | *b as usize))
 }
 
-/// ICCID digits from EF.ICCID / SGP.22 `Iccid` bytes (nibble-swapped, `F` filler dropped).
-pub fn iccid_digits(swapped: &[u8]) -> String {
-    swapped
-        .iter()
-        .flat_map(|b| [b & 0x0F, b >> 4])
-        .filter(|n| *n <= 9)
-        .map(|n| char::from(b'0' + n))
-        .collect()
-}
+pub use veuicc::euicc::records::iccid_digits;
 
 /// IMSI digits from EF.IMSI (length byte, then nibble-swapped digits after the parity nibble).
 pub fn imsi_digits(ef: &[u8]) -> Option<String> {

@@ -38,7 +38,7 @@ enum Cmd {
     ChipInfo,
     /// List profiles (GetProfilesInfo).
     Profiles,
-    /// Enable a profile by ICCID (EF.ICCID hex, 20 hex digits).
+    /// Enable a profile by ICCID (digits, or EF.ICCID hex).
     Enable { iccid: String },
     /// Disable a profile by ICCID.
     Disable { iccid: String },
@@ -61,6 +61,7 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     if let Cmd::Readers = cli.cmd {
@@ -102,11 +103,8 @@ fn main() -> Result<()> {
 }
 
 fn parse_iccid(s: &str) -> Result<Vec<u8>> {
-    let b = hex::decode(s).context("ICCID: 20 hex digits as in EF.ICCID")?;
-    if b.len() != 10 {
-        bail!("ICCID: 10 bytes expected");
-    }
-    Ok(b)
+    veuicc::euicc::records::parse_iccid(s)
+        .context("ICCID: 19–20 digits, or 20 hex digits as in EF.ICCID")
 }
 
 fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<()> {

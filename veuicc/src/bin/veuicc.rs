@@ -1,13 +1,13 @@
 //! `veuicc`: run and administer software eUICCs. See docs/veuicc.md.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tracing::info;
-use veuicc::euicc::records::ProfileClass;
+use veuicc::euicc::records::{self, iccid_digits, ProfileClass};
 use veuicc::euicc::{Euicc, ProfileId, SeedOptions};
 use veuicc::statedir::{self, IdentitySource};
 use veuicc::vpcd::{self, CardSlot, SharedCard, VpcdOptions};
@@ -127,6 +127,7 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match cli.cmd {
@@ -238,30 +239,8 @@ fn emit(json_out: bool, v: serde_json::Value, text: &str) {
     }
 }
 
-/// ICCID digits from the EF.ICCID (nibble-swapped) bytes, filler `F` dropped.
-fn iccid_digits(swapped: &[u8]) -> String {
-    swapped
-        .iter()
-        .flat_map(|b| [b & 0x0F, b >> 4])
-        .filter(|n| *n <= 9)
-        .map(|n| char::from(b'0' + n))
-        .collect()
-}
-
-/// Accepts ICCID digits (19 or 20) or the 10-byte EF.ICCID form in hex (20 hex digits with F).
 fn parse_iccid(s: &str) -> Result<Vec<u8>> {
-    let s = s.trim();
-    if s.len() == 20 && s.chars().any(|c| c.is_ascii_alphabetic()) {
-        return Ok(hex::decode(s)?);
-    }
-    if !(s.len() == 19 || s.len() == 20) || !s.chars().all(|c| c.is_ascii_digit()) {
-        bail!("an ICCID has 19 or 20 digits");
-    }
-    let mut nibbles: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
-    if nibbles.len() == 19 {
-        nibbles.push(0xF);
-    }
-    Ok(nibbles.chunks(2).map(|p| p[0] | (p[1] << 4)).collect())
+    records::parse_iccid(s).ok_or_else(|| anyhow::anyhow!("an ICCID has 19 or 20 digits (or 20 hex digits as in EF.ICCID)"))
 }
 
 fn list(card: &Euicc, dir: &Path, json_out: bool) {

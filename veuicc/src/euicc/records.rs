@@ -163,3 +163,45 @@ impl Default for EuiccConfig {
         }
     }
 }
+
+/// ICCID digits from the EF.ICCID / SGP.22 `Iccid` form (nibble-swapped, `F` filler dropped).
+pub fn iccid_digits(swapped: &[u8]) -> String {
+    swapped
+        .iter()
+        .flat_map(|b| [b & 0x0F, b >> 4])
+        .filter(|n| *n <= 9)
+        .map(|n| char::from(b'0' + n))
+        .collect()
+}
+
+/// Parses an ICCID given as 19–20 digits, or as the 10-byte EF.ICCID form in hex (20 hex
+/// digits with an `F` filler), into the EF.ICCID form.
+pub fn parse_iccid(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.len() == 20 && s.chars().any(|c| c.is_ascii_alphabetic()) {
+        return hex::decode(s).ok();
+    }
+    if !(s.len() == 19 || s.len() == 20) || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut nibbles: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
+    if nibbles.len() == 19 {
+        nibbles.push(0xF);
+    }
+    Some(nibbles.chunks(2).map(|p| p[0] | (p[1] << 4)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iccid_digits_and_parse_round_trip() {
+        let swapped = parse_iccid("8949449999999990171").unwrap();
+        assert_eq!(hex::encode_upper(&swapped), "989444999999990971F1");
+        assert_eq!(iccid_digits(&swapped), "8949449999999990171");
+        assert_eq!(parse_iccid("989444999999990971F1").unwrap(), swapped);
+        assert!(parse_iccid("12345").is_none());
+        assert!(parse_iccid("89494499999999901x1").is_none());
+    }
+}

@@ -371,7 +371,7 @@ impl EuiccState {
         for n in new_notes {
             self.notifications.insert(n.seq, n);
         }
-        info!(iccid = %hex::encode_upper(&active.iccid), "profile enabled");
+        info!(iccid = %iccid_digits(&active.iccid), "profile enabled");
         self.active = Some(active);
         Ok(())
     }
@@ -394,7 +394,7 @@ impl EuiccState {
             self.config = saved_config;
             return Err(e.into());
         }
-        info!(iccid = %hex::encode_upper(&t.iccid), "profile disabled");
+        info!(iccid = %iccid_digits(&t.iccid), "profile disabled");
         self.profiles.insert(t.iccid.clone(), t);
         if let Some(n) = note {
             self.notifications.insert(n.seq, n);
@@ -420,7 +420,7 @@ impl EuiccState {
             self.config = saved_config;
             return Err(e.into());
         }
-        info!(iccid = %hex::encode_upper(&t.iccid), "profile deleted");
+        info!(iccid = %iccid_digits(&t.iccid), "profile deleted");
         self.profiles.remove(&t.iccid);
         if let Some(n) = note {
             self.notifications.insert(n.seq, n);
@@ -536,7 +536,7 @@ impl EuiccState {
             Uicc::from_package(&pkg).map_err(|e| LifecycleError::Package(e.to_string()))?;
         let iccid = pkg.iccid_swapped().to_vec();
         if self.profiles.contains_key(&iccid) {
-            return Err(LifecycleError::IccidExists(hex::encode_upper(&iccid)));
+            return Err(LifecycleError::IccidExists(iccid_digits(&iccid)));
         }
         let spn = match &opts.service_provider_name {
             Some(s) => s.clone(),
@@ -574,7 +574,7 @@ impl EuiccState {
         self.store.commit(b)?;
         drop(uicc.drain_changes());
         self.profiles.insert(iccid.clone(), rec);
-        info!(iccid = %hex::encode_upper(&iccid), "profile seeded");
+        info!(iccid = %iccid_digits(&iccid), "profile seeded");
         if opts.enable {
             self.enable(&ProfileId::Iccid(iccid.clone()))?;
         }
