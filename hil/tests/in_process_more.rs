@@ -64,6 +64,17 @@ const USIM: [u8; 12] = [
     0xA0, 0, 0, 0, 0x87, 0x10, 0x02, 0xFF, 0x49, 0xFF, 0x05, 0x89,
 ];
 
+/// The two ways a reader takes a card's session away: a power cycle and a warm reset.
+type PowerEvent = (&'static str, fn(&mut Euicc));
+
+const POWER_EVENTS: [PowerEvent; 2] = [
+    ("power off/on", |c| {
+        c.power_off();
+        c.power_on();
+    }),
+    ("reset", |c| c.reset()),
+];
+
 fn seed(e: &mut Euicc, td: &Path, file: &str, class: ProfileClass) -> Vec<u8> {
     let pkg = std::fs::read(td.join("ts48").join(file)).unwrap();
     e.state_mut()
@@ -284,6 +295,14 @@ fn get_profiles_info_filters_by_search_criteria_and_returns_only_listed_tags() {
     assert_eq!(raw, tlv(0xBF2D, &tlv(0xA0, &tlv(0xE3, &e3))));
 }
 
+/// PIN1's value as the TS.48 package defines it (8 bytes, FF-padded).
+fn pin1_value(td: &Path) -> Vec<u8> {
+    let pkg = std::fs::read(td.join("ts48").join(OP_PKG)).unwrap();
+    let p = veuicc::profile::saip::parse_package(&pkg).unwrap();
+    let pin = p.pins.iter().find(|d| d.key_ref == 0x01).unwrap();
+    pin.value.expose().to_vec()
+}
+
 #[test]
 fn pin_retry_counter_survives_reopening_the_sled_store() {
     let Some(td) = testdata() else { return };
@@ -298,19 +317,31 @@ fn pin_retry_counter_survives_reopening_the_sled_store() {
         c.select_isdr().unwrap();
         assert_eq!(c.enable(&iccid, false).unwrap(), 0);
         let t = c.transport();
-        assert_eq!(sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()), 0x9000);
-        assert_eq!(sw(&t.transmit(&status).unwrap()), 0x63C3, "PIN1 fresh");
+        assert_eq!(
+            sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()),
+            0x9000
+        );
+        // TS.48 ships PIN1 disabled (no verification required): enable it with its value.
+        assert_eq!(sw(&t.transmit(&status).unwrap()), 0x9000, "PIN1 disabled");
+        let mut enable_pin = hx("00 28 00 01 08");
+        enable_pin.extend(pin1_value(&td));
+        assert_eq!(sw(&t.transmit(&enable_pin).unwrap()), 0x9000);
+        // ENABLE PIN verified it as well (TS 102 221 §11.1.12).
+        assert_eq!(sw(&t.transmit(&status).unwrap()), 0x9000, "PIN1 verified");
+        let card = t.card();
         assert_eq!(sw(&t.transmit(&verify_wrong).unwrap()), 0x63C2);
         assert_eq!(sw(&t.transmit(&verify_wrong).unwrap()), 0x63C1);
         // A power cycle keeps the counter (it is persistent, not session state).
-        let card = t.card();
         card.lock().unwrap().power_off();
         card.lock().unwrap().power_on();
         assert_eq!(sw(&t.transmit(&status).unwrap()), 0x63C1);
     }
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
     let mut t = InProcess::new(card(store));
-    assert_eq!(sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()), 0x9000);
+    assert_eq!(
+        sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()),
+        0x9000
+    );
     assert_eq!(
         sw(&t.transmit(&status).unwrap()),
         0x63C1,
@@ -322,8 +353,15 @@ fn pin_retry_counter_survives_reopening_the_sled_store() {
     drop(t);
     let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
     let mut t = InProcess::new(card(store));
-    assert_eq!(sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()), 0x9000);
-    assert_eq!(sw(&t.transmit(&status).unwrap()), 0x6983, "blocked after reopen");
+    assert_eq!(
+        sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()),
+        0x9000
+    );
+    assert_eq!(
+        sw(&t.transmit(&status).unwrap()),
+        0x6983,
+        "blocked after reopen"
+    );
 }
 
 #[test]
@@ -337,14 +375,7 @@ fn power_off_and_reset_drop_partial_store_data_pending_responses_and_the_challen
     let card = t.card();
     let mut sel = hx("00 A4 04 00 10");
     sel.extend(veuicc::euicc::ISDR_AID);
-    let cycles: [(&str, fn(&mut Euicc)); 2] = [
-        ("power off/on", |c| {
-            c.power_off();
-            c.power_on();
-        }),
-        ("reset", |c| c.reset()),
-    ];
-    for (what, cycle) in cycles {
+    for (what, cycle) in POWER_EVENTS {
         // First block of a two-block GetEID (P1 11, block 0), then the power event.
         assert_eq!(sw(&t.transmit(&sel).unwrap()), 0x9000);
         assert_eq!(
@@ -419,14 +450,23 @@ fn enable_and_disable_accept_either_refresh_flag() {
             .0
     };
     // refreshFlag TRUE (FF).
-    assert_eq!(c.es10(&enable(&a, Some(0xFF))).unwrap(), hx("BF31 03 80 01 00"));
+    assert_eq!(
+        c.es10(&enable(&a, Some(0xFF))).unwrap(),
+        hx("BF31 03 80 01 00")
+    );
     assert_eq!(state_of(&mut c, &a), 1);
     // refreshFlag FALSE (00): switches to b.
-    assert_eq!(c.es10(&enable(&b, Some(0x00))).unwrap(), hx("BF31 03 80 01 00"));
+    assert_eq!(
+        c.es10(&enable(&b, Some(0x00))).unwrap(),
+        hx("BF31 03 80 01 00")
+    );
     assert_eq!(state_of(&mut c, &a), 0);
     assert_eq!(state_of(&mut c, &b), 1);
     // BER TRUE as 01 (some LPAs) and a missing flag are accepted too.
-    assert_eq!(c.es10(&enable(&a, Some(0x01))).unwrap(), hx("BF31 03 80 01 00"));
+    assert_eq!(
+        c.es10(&enable(&a, Some(0x01))).unwrap(),
+        hx("BF31 03 80 01 00")
+    );
     assert_eq!(c.es10(&enable(&b, None)).unwrap(), hx("BF31 03 80 01 00"));
     assert_eq!(state_of(&mut c, &b), 1);
     // The UICC follows every switch.
@@ -435,7 +475,10 @@ fn enable_and_disable_accept_either_refresh_flag() {
     c.select_isdr().unwrap();
     // Disable with each flag.
     assert_eq!(c.es10(&disable(&b, 0xFF)).unwrap(), hx("BF32 03 80 01 00"));
-    assert_eq!(c.es10(&enable(&a, Some(0x00))).unwrap(), hx("BF31 03 80 01 00"));
+    assert_eq!(
+        c.es10(&enable(&a, Some(0x00))).unwrap(),
+        hx("BF31 03 80 01 00")
+    );
     assert_eq!(c.es10(&disable(&a, 0x00)).unwrap(), hx("BF32 03 80 01 00"));
     assert_eq!(c.es10(&disable(&a, 0x00)).unwrap(), hx("BF32 03 80 01 02"));
     assert_eq!(state_of(&mut c, &a), 0);
@@ -450,7 +493,11 @@ fn set_pprs(store: &dyn Store, iccid: &[u8], ppr1: bool, ppr2: bool) {
     rec.ppr1 = ppr1;
     rec.ppr2 = ppr2;
     let mut b = Batch::new();
-    b.put(Tree::Profiles, iccid.to_vec(), serde_json::to_vec(&rec).unwrap());
+    b.put(
+        Tree::Profiles,
+        iccid.to_vec(),
+        serde_json::to_vec(&rec).unwrap(),
+    );
     store.commit(b).unwrap();
 }
 
@@ -520,4 +567,58 @@ fn profile_policy_rules_block_disable_switch_and_delete() {
     c.select_isdr().unwrap();
     assert_eq!(c.disable(&a, false).unwrap(), 0);
     assert_eq!(c.delete(&b).unwrap(), 0);
+}
+
+/// PIN verification is volatile (TS 102 221 §9.5: a reset or power-off loses it; pcscd
+/// power-cycles the card between client sessions): after ENABLE/VERIFY PIN1, a power cycle or
+/// a warm reset must require PIN1 again, for the status query and for file access.
+#[test]
+fn pin_verification_is_lost_on_power_cycle_and_reset() {
+    let Some(td) = testdata() else { return };
+    let mut e = card(Arc::new(MemStore::default()));
+    let iccid = seed(&mut e, &td, OP_PKG, ProfileClass::Operational);
+    let mut c = Client::new(InProcess::new(e));
+    c.select_isdr().unwrap();
+    assert_eq!(c.enable(&iccid, false).unwrap(), 0);
+    let t = c.transport();
+    let card = t.card();
+    let status = hx("00 20 00 01");
+    let mut select_imsi = hx("00 A4 04 0C 0C");
+    select_imsi.extend(USIM);
+    let read_imsi = [hx("00 A4 00 0C 02 6F 07"), hx("00 B0 00 00 09")];
+    assert_eq!(
+        sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()),
+        0x9000
+    );
+    let mut enable_pin = hx("00 28 00 01 08");
+    enable_pin.extend(pin1_value(&td));
+    assert_eq!(sw(&t.transmit(&enable_pin).unwrap()), 0x9000);
+    assert_eq!(
+        sw(&t.transmit(&status).unwrap()),
+        0x9000,
+        "verified by ENABLE"
+    );
+    for (what, cycle) in POWER_EVENTS {
+        cycle(&mut card.lock().unwrap());
+        assert_eq!(
+            sw(&t.transmit(&hx("00 A4 00 0C 02 3F 00")).unwrap()),
+            0x9000
+        );
+        assert_eq!(
+            sw(&t.transmit(&status).unwrap()),
+            0x63C3,
+            "{what}: PIN1 must be verified again"
+        );
+        assert_eq!(sw(&t.transmit(&select_imsi).unwrap()), 0x9000);
+        assert_eq!(sw(&t.transmit(&read_imsi[0]).unwrap()), 0x9000);
+        assert_eq!(
+            sw(&t.transmit(&read_imsi[1]).unwrap()),
+            0x6982,
+            "{what}: EF.IMSI needs PIN1"
+        );
+        let mut verify = hx("00 20 00 01 08");
+        verify.extend(pin1_value(&td));
+        assert_eq!(sw(&t.transmit(&verify).unwrap()), 0x9000);
+        assert_eq!(sw(&t.transmit(&read_imsi[1]).unwrap()), 0x9000, "{what}");
+    }
 }

@@ -12,6 +12,7 @@ pub mod apdu;
 pub mod card;
 pub mod euicc;
 pub mod isdr;
+pub mod logging;
 pub mod profile;
 pub mod statedir;
 pub mod store;

@@ -1,6 +1,5 @@
 #![no_main]
+//! See `veuicc_fuzz::es10` for what this target feeds and checks.
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = rsp::es10::decode_request(data);
-});
+fuzz_target!(|data: &[u8]| veuicc_fuzz::es10(data));

@@ -1130,6 +1130,283 @@ fn sign_certificate<R: CryptoRng + ?Sized>(
     Ok(cert.to_der()?)
 }
 
+// ---------------------------------------------------------------------------
+// SM-DP+ certificates
+// ---------------------------------------------------------------------------
+
+/// SAN registeredID of the SGP.26 test SM-DP+ (`2.999.10`), the default
+/// SM-DP+ OID of [`mint_dp_certs`].
+pub const TEST_DP_RID: &str = "2.999.10";
+/// Organization of SM-DP+ certificates minted by [`mint_dp_certs`].
+pub const TEST_DP_ORG: &str = "veuicc";
+/// Common name of the DPauth / DPpb certificates minted by [`mint_dp_certs`].
+pub const TEST_DP_CN: &str = "veuicc Test SM-DP+";
+/// Host name of the SGP.26 test SM-DP+ (its TLS certificate's dNSName).
+pub const SGP26_DP_HOST: &str = "testsmdpplus1.example.com";
+/// Organization of the SGP.26 test SM-DP+ certificates.
+pub const SGP26_DP_ORG: &str = "ACME";
+/// SGP.26 test CI private key file name.
+pub const SGP26_CI_KEY: &str = "SK_CI_ECDSA_NIST.pem";
+/// SGP.26 DPauth certificate file name.
+pub const SGP26_DPAUTH_CERT: &str = "CERT_S_SM_DPauth_ECDSA_NIST.der";
+/// SGP.26 DPauth private key file name.
+pub const SGP26_DPAUTH_KEY: &str = "SK_S_SM_DPauth_ECDSA_NIST.pem";
+/// SGP.26 DPpb certificate file name.
+pub const SGP26_DPPB_CERT: &str = "CERT_S_SM_DPpb_ECDSA_NIST.der";
+/// SGP.26 DPpb private key file name.
+pub const SGP26_DPPB_KEY: &str = "SK_S_SM_DPpb_ECDSA_NIST.pem";
+/// `id-kp-serverAuth` 1.3.6.1.5.5.7.3.1.
+const ID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+/// `id-kp-clientAuth` 1.3.6.1.5.5.7.3.2.
+const ID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+
+/// An SM-DP+'s keys and certificates.
+#[derive(Debug, Clone)]
+pub struct DpIdentity {
+    /// SK.DPauth.ECDSA.
+    pub auth_key: EcKey,
+    /// CERT.DPauth.ECDSA, DER.
+    pub auth_cert: Vec<u8>,
+    /// SK.DPpb.ECDSA.
+    pub pb_key: EcKey,
+    /// CERT.DPpb.ECDSA, DER.
+    pub pb_cert: Vec<u8>,
+    /// The TLS server key.
+    pub tls_key: EcKey,
+    /// CERT.DP.TLS, DER.
+    pub tls_cert: Vec<u8>,
+}
+
+impl DpIdentity {
+    /// The SM-DP+ OID (DPauth SAN registeredID) as BER content octets.
+    pub fn dp_oid(&self) -> Option<Vec<u8>> {
+        cert_san_registered_id(&self.auth_cert)
+    }
+}
+
+/// Which SM-DP+ certificate to mint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpCertKind {
+    /// CERT.DPauth.ECDSA (`id-rspRole-dp-auth`).
+    Auth,
+    /// CERT.DPpb.ECDSA (`id-rspRole-dp-pb`).
+    Pb,
+    /// CERT.DP.TLS (`id-rspRole-dp-tls`, serverAuth/clientAuth, dNSName).
+    Tls,
+}
+
+/// What goes into an SM-DP+ certificate.
+#[derive(Debug, Clone)]
+pub struct DpSpec<'a> {
+    /// Which certificate.
+    pub kind: DpCertKind,
+    /// Subject organizationName.
+    pub organization: &'a str,
+    /// Subject commonName (the host name for TLS certificates).
+    pub common_name: &'a str,
+    /// subjectAltName registeredID (the SM-DP+ OID), dotted.
+    pub registered_id: &'a str,
+    /// subjectAltName dNSName (TLS certificates; ignored for the others).
+    pub dns_name: Option<&'a str>,
+}
+
+/// Mints one SM-DP+ certificate for `public` (uncompressed point), issued by
+/// the holder of `issuer_key` / `issuer_cert` (normally the CI).
+///
+/// Profiles (extension order mirrors the SGP.26 files):
+/// - DPauth / DPpb: AKI, SKI, SAN registeredID, keyUsage digitalSignature
+///   (critical), certificatePolicies dp-auth / dp-pb (critical);
+/// - TLS: keyUsage digitalSignature (critical), extendedKeyUsage serverAuth +
+///   clientAuth (critical), certificatePolicies dp-tls, SKI, AKI,
+///   SAN dNSName + registeredID.
+pub fn mint_dp_cert<R: CryptoRng + ?Sized>(
+    public: &[u8; 65],
+    spec: &DpSpec<'_>,
+    issuer_key: &EcKey,
+    issuer_cert: &[u8],
+    rng: &mut R,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> Result<Vec<u8>, PkiError> {
+    let issuer = Issuer::new(issuer_key, issuer_cert, "issuer of the SM-DP+ certificate")?;
+    let subject = build_name(&[
+        (NameAttr::Organization, spec.organization),
+        (NameAttr::CommonName, spec.common_name),
+    ])?;
+    let extensions = match spec.kind {
+        DpCertKind::Auth | DpCertKind::Pb => {
+            let policy = if spec.kind == DpCertKind::Auth {
+                oid::ID_RSP_ROLE_DP_AUTH
+            } else {
+                oid::ID_RSP_ROLE_DP_PB
+            };
+            vec![
+                aki_extension(&issuer.ski)?,
+                ski_extension(public)?,
+                san_rid_extension(spec.registered_id)?,
+                key_usage_extension(KeyUsages::DigitalSignature.into())?,
+                policy_extension(policy)?,
+            ]
+        }
+        DpCertKind::Tls => {
+            let host = spec.dns_name.unwrap_or(spec.common_name);
+            let eku =
+                x509_cert::ext::pkix::ExtendedKeyUsage(vec![ID_KP_SERVER_AUTH, ID_KP_CLIENT_AUTH]);
+            let policies = CertificatePolicies(vec![PolicyInformation {
+                policy_identifier: oid::ID_RSP_ROLE_DP_TLS,
+                policy_qualifiers: None,
+            }]);
+            vec![
+                key_usage_extension(KeyUsages::DigitalSignature.into())?,
+                extension(x509_cert::ext::pkix::ExtendedKeyUsage::OID, true, &eku)?,
+                extension(CertificatePolicies::OID, false, &policies)?,
+                ski_extension(public)?,
+                aki_extension(&issuer.ski)?,
+                san_dns_rid_extension(host, spec.registered_id)?,
+            ]
+        }
+    };
+    sign_certificate(
+        CertTemplate {
+            issuer: issuer.name,
+            subject,
+            public_key: *public,
+            extensions,
+        },
+        issuer_key,
+        rng,
+        not_before,
+        not_after,
+    )
+}
+
+/// Mints a fresh SM-DP+ identity under the CI `ci_key` / `ci_cert`: DPauth,
+/// DPpb and TLS keys and certificates, all with SAN registeredID `dp_oid`
+/// (default [`TEST_DP_RID`], `2.999.10` like SGP.26), the TLS certificate for
+/// `host` (CN and dNSName). All three get the same validity.
+pub fn mint_dp_certs<R: CryptoRng + ?Sized>(
+    ci_key: &EcKey,
+    ci_cert: &[u8],
+    rng: &mut R,
+    not_before: SystemTime,
+    not_after: SystemTime,
+    dp_oid: Option<&str>,
+    host: &str,
+) -> Result<DpIdentity, PkiError> {
+    let dp_oid = dp_oid.unwrap_or(TEST_DP_RID);
+    let mut mint = |kind, common_name, dns_name| -> Result<(EcKey, Vec<u8>), PkiError> {
+        let key = EcKey::generate(rng);
+        let cert = mint_dp_cert(
+            &key.public_key_uncompressed(),
+            &DpSpec {
+                kind,
+                organization: TEST_DP_ORG,
+                common_name,
+                registered_id: dp_oid,
+                dns_name,
+            },
+            ci_key,
+            ci_cert,
+            rng,
+            not_before,
+            not_after,
+        )?;
+        Ok((key, cert))
+    };
+    let (auth_key, auth_cert) = mint(DpCertKind::Auth, TEST_DP_CN, None)?;
+    let (pb_key, pb_cert) = mint(DpCertKind::Pb, TEST_DP_CN, None)?;
+    let (tls_key, tls_cert) = mint(DpCertKind::Tls, host, Some(host))?;
+    Ok(DpIdentity {
+        auth_key,
+        auth_cert,
+        pb_key,
+        pb_cert,
+        tls_key,
+        tls_cert,
+    })
+}
+
+/// Loads the SGP.26 test SM-DP+ from `dir`: the DPauth and DPpb certificates
+/// and keys as published, and (because the published TLS certificate expired
+/// on 2026-08-02) a freshly minted TLS key and certificate for
+/// [`SGP26_DP_HOST`] under the SGP.26 CI (`SK_CI_ECDSA_NIST.pem`), with the
+/// DPauth certificate's SM-DP+ OID and the given validity.
+pub fn load_sgp26_dp<R: CryptoRng + ?Sized>(
+    dir: &Path,
+    rng: &mut R,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> Result<DpIdentity, PkiError> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|source| PkiError::Io { path, source })
+    };
+    let load_pair = |cert_name: &str, key_name: &str| -> Result<(EcKey, Vec<u8>), PkiError> {
+        let cert = read(cert_name)?;
+        let key = EcKey::read_pem_file(dir.join(key_name))?;
+        let public = cert_public_key(&cert).ok_or_else(|| PkiError::BadCertificate {
+            what: cert_name.to_owned(),
+            reason: "no P-256 public key",
+        })?;
+        if public != key.public_key_uncompressed() {
+            return Err(PkiError::KeyMismatch {
+                what: cert_name.to_owned(),
+            });
+        }
+        Ok((key, cert))
+    };
+    let (ci_key, ci_cert) = load_pair(SGP26_CI_CERT, SGP26_CI_KEY)?;
+    let (auth_key, auth_cert) = load_pair(SGP26_DPAUTH_CERT, SGP26_DPAUTH_KEY)?;
+    let (pb_key, pb_cert) = load_pair(SGP26_DPPB_CERT, SGP26_DPPB_KEY)?;
+    let dp_oid = cert_san_registered_id(&auth_cert)
+        .and_then(|c| oid_content_to_dotted(&c))
+        .ok_or_else(|| PkiError::BadCertificate {
+            what: SGP26_DPAUTH_CERT.to_owned(),
+            reason: "no subjectAltName registeredID",
+        })?;
+    let tls_key = EcKey::generate(rng);
+    let tls_cert = mint_dp_cert(
+        &tls_key.public_key_uncompressed(),
+        &DpSpec {
+            kind: DpCertKind::Tls,
+            organization: SGP26_DP_ORG,
+            common_name: SGP26_DP_HOST,
+            registered_id: &dp_oid,
+            dns_name: Some(SGP26_DP_HOST),
+        },
+        &ci_key,
+        &ci_cert,
+        rng,
+        not_before,
+        not_after,
+    )?;
+    Ok(DpIdentity {
+        auth_key,
+        auth_cert,
+        pb_key,
+        pb_cert,
+        tls_key,
+        tls_cert,
+    })
+}
+
+/// subjectAltName with a dNSName and a registeredID, DER-encoded by hand.
+fn san_dns_rid_extension(host: &str, rid: &str) -> Result<Extension, PkiError> {
+    if host.is_empty() || !host.is_ascii() {
+        return Err(PkiError::InvalidName {
+            attribute: "dNSName",
+            reason: "must be a non-empty ASCII host name",
+        });
+    }
+    let mut names = der_tlv(0x82, host.as_bytes())?;
+    names.extend(der_tlv(0x88, &oid_content_from_dotted(rid)?)?);
+    Ok(Extension {
+        extn_id: SubjectAltName::OID,
+        critical: false,
+        extn_value: OctetString::new(der_tlv(0x30, &names)?)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,14 +121,7 @@ enum Action {
 }
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("VEUICC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    veuicc::logging::init("VEUICC_LOG", "info");
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Init { state, eid, sgp26 } => {
@@ -240,7 +233,9 @@ fn emit(json_out: bool, v: serde_json::Value, text: &str) {
 }
 
 fn parse_iccid(s: &str) -> Result<Vec<u8>> {
-    records::parse_iccid(s).ok_or_else(|| anyhow::anyhow!("an ICCID has 19 or 20 digits (or 20 hex digits as in EF.ICCID)"))
+    records::parse_iccid(s).ok_or_else(|| {
+        anyhow::anyhow!("an ICCID has 19 or 20 digits (or 20 hex digits as in EF.ICCID)")
+    })
 }
 
 fn list(card: &Euicc, dir: &Path, json_out: bool) {

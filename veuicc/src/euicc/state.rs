@@ -98,6 +98,18 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, v: &[u8]) -> Result<T, Lif
     serde_json::from_slice(v).map_err(|e| LifecycleError::Corrupt(what.to_string(), e.to_string()))
 }
 
+/// Refuses records written by another format version (a newer veuicc): reading them with this
+/// version's schema would silently drop what it does not know.
+fn check_version(what: &str, version: u32) -> Result<(), LifecycleError> {
+    if version != FORMAT_VERSION {
+        return Err(LifecycleError::Corrupt(
+            what.to_string(),
+            format!("format version {version}, this veuicc reads version {FORMAT_VERSION}"),
+        ));
+    }
+    Ok(())
+}
+
 fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
     // Serialising our own plain records to JSON cannot fail (no maps with non-string keys).
     serde_json::to_vec(v).unwrap_or_default()
@@ -114,14 +126,17 @@ impl EuiccState {
             Some(v) => decode("config", &v)?,
             None => EuiccConfig::default(),
         };
+        check_version("config", config.version)?;
         let mut profiles = BTreeMap::new();
         for (k, v) in store.scan(Tree::Profiles, b"")? {
             let r: ProfileRecord = decode("profile", &v)?;
+            check_version("profile", r.version)?;
             profiles.insert(k, r);
         }
         let mut notifications = BTreeMap::new();
         for (_, v) in store.scan(Tree::Notifications, b"")? {
             let n: NotificationRecord = decode("notification", &v)?;
+            check_version("notification", n.version)?;
             notifications.insert(n.seq, n);
         }
         let mut s = EuiccState {
@@ -172,9 +187,13 @@ impl EuiccState {
         self.active.as_ref().map(|a| a.iccid.as_slice())
     }
 
-    /// Forgets session state (the challenge); called on power off and reset.
+    /// Forgets session state (the challenge, PIN verification of the enabled profile); called
+    /// on power off and reset.
     pub fn clear_session(&mut self) {
         self.challenge = None;
+        if let Some(a) = self.active.as_mut() {
+            a.uicc.reset();
+        }
     }
 
     /// Draws a fresh eUICC challenge and keeps it for AuthenticateServer.

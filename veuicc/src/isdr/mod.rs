@@ -190,6 +190,12 @@ fn dispatch(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrError
                 ppr_flags: NamedBits::new(),
             }],
         }),
+        // Profile download (ES10b AuthenticateServer, PrepareDownload, LoadBoundProfilePackage,
+        // CancelSession) is not served yet: refused like an unknown function.
+        other @ (Es10Request::AuthenticateServer(_)
+        | Es10Request::PrepareDownload(_)
+        | Es10Request::LoadBoundProfilePackage(_)
+        | Es10Request::CancelSession(_)) => return Err(IsdrError::Unsupported(other.tag())),
         Es10Request::Unknown(tag) => return Err(IsdrError::Unsupported(tag)),
     })
 }

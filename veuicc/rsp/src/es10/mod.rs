@@ -15,6 +15,7 @@
 //! ([`RawCertificate`], [`RawProfileInstallationResult`]) so that they round-trip byte-exactly.
 
 mod common;
+mod download;
 mod info;
 mod notifications;
 mod profiles;
@@ -23,6 +24,7 @@ mod profiles;
 mod tests;
 
 pub use common::*;
+pub use download::*;
 pub use info::*;
 pub use notifications::*;
 pub use profiles::*;
@@ -33,7 +35,7 @@ use crate::tlv::{self, TlvError};
 pub mod tags {
     /// GetEUICCInfo1 (ES10b).
     pub const GET_EUICC_INFO1: u32 = 0xBF20;
-    /// PrepareDownload (ES10b), reserved: decoded by a later change.
+    /// PrepareDownload (ES10b).
     pub const PREPARE_DOWNLOAD: u32 = 0xBF21;
     /// GetEUICCInfo2 (ES10b).
     pub const GET_EUICC_INFO2: u32 = 0xBF22;
@@ -61,11 +63,11 @@ pub mod tags {
     pub const EUICC_MEMORY_RESET: u32 = 0xBF34;
     /// LoadCRL (ES10b), reserved: decoded by a later change.
     pub const LOAD_CRL: u32 = 0xBF35;
-    /// LoadBoundProfilePackage (ES10b, segmented), reserved: handled by a later change.
+    /// LoadBoundProfilePackage (ES10b, segmented).
     pub const BOUND_PROFILE_PACKAGE: u32 = 0xBF36;
     /// ProfileInstallationResult (output of LoadBoundProfilePackage).
     pub const PROFILE_INSTALLATION_RESULT: u32 = 0xBF37;
-    /// AuthenticateServer (ES10b), reserved: decoded by a later change.
+    /// AuthenticateServer (ES10b).
     pub const AUTHENTICATE_SERVER: u32 = 0xBF38;
     /// GetEuiccConfiguredAddresses (ES10a).
     pub const EUICC_CONFIGURED_ADDRESSES: u32 = 0xBF3C;
@@ -73,7 +75,7 @@ pub mod tags {
     pub const GET_EUICC_DATA: u32 = 0xBF3E;
     /// SetDefaultDpAddress (ES10a).
     pub const SET_DEFAULT_DP_ADDRESS: u32 = 0xBF3F;
-    /// CancelSession (ES10b), reserved: decoded by a later change.
+    /// CancelSession (ES10b).
     pub const CANCEL_SESSION: u32 = 0xBF41;
     /// LpaeActivation (ES10b, optional), reserved.
     pub const LPAE_ACTIVATION: u32 = 0xBF42;
@@ -268,11 +270,17 @@ pub enum Es10Request {
     RemoveNotification(NotificationSentRequest),
     /// `BF43` GetRAT.
     GetRat,
+    /// `BF38` AuthenticateServer.
+    AuthenticateServer(Box<AuthenticateServerRequest>),
+    /// `BF21` PrepareDownload.
+    PrepareDownload(Box<PrepareDownloadRequest>),
+    /// `BF36` LoadBoundProfilePackage: the first segment (the `BF36` header, whose length covers
+    /// the whole package, and the `BF23`), as received. The later segments (`A0`…`A3`,
+    /// `86`/`87`/`88`, see [`is_bpp_segment_tag`]) are routed by the card while a BPP is loaded.
+    LoadBoundProfilePackage(Vec<u8>),
+    /// `BF41` CancelSession.
+    CancelSession(CancelSessionRequest),
     // Reserved for later changes (they arrive as `Unknown` for now):
-    //   AuthenticateServer(..)       BF38
-    //   PrepareDownload(..)          BF21
-    //   LoadBoundProfilePackage(..)  BF36 (segmented)
-    //   CancelSession(..)            BF41
     //   LoadCrl(..)                  BF35
     //   LpaeActivation(..)           BF42
     /// Any other outer tag, as packed tag bytes (`0xBF38`); answer with an error status word.
@@ -299,6 +307,10 @@ impl Es10Request {
             Self::RetrieveNotifications(_) => tags::RETRIEVE_NOTIFICATIONS_LIST,
             Self::RemoveNotification(_) => tags::NOTIFICATION_SENT,
             Self::GetRat => tags::GET_RAT,
+            Self::AuthenticateServer(_) => tags::AUTHENTICATE_SERVER,
+            Self::PrepareDownload(_) => tags::PREPARE_DOWNLOAD,
+            Self::LoadBoundProfilePackage(_) => tags::BOUND_PROFILE_PACKAGE,
+            Self::CancelSession(_) => tags::CANCEL_SESSION,
             Self::Unknown(t) => *t,
         }
     }
@@ -309,7 +321,15 @@ impl Es10Request {
 /// Fails on malformed or truncated input, trailing bytes, or content that does not match the
 /// type for a known tag; returns [`Es10Request::Unknown`] for a well-formed TLV whose tag is not
 /// handled here.
+///
+/// The exception is `BF36`: the first LoadBoundProfilePackage segment is the header of the whole
+/// package followed by the complete `BF23`, so its length exceeds the bytes given; it is checked
+/// with [`check_bpp_segment`] and returned raw.
 pub fn decode_request(der: &[u8]) -> Result<Es10Request, Es10Error> {
+    if tlv::read_tag(der)?.0 .0 == tags::BOUND_PROFILE_PACKAGE {
+        check_bpp_segment(der)?;
+        return Ok(Es10Request::LoadBoundProfilePackage(der.to_vec()));
+    }
     let outer = tlv::parse_exact(der)?;
     if !outer.tag.is_constructed() {
         return Ok(Es10Request::Unknown(outer.tag.0));
@@ -331,6 +351,9 @@ pub fn decode_request(der: &[u8]) -> Result<Es10Request, Es10Error> {
         tags::RETRIEVE_NOTIFICATIONS_LIST => Es10Request::RetrieveNotifications(decode(der)?),
         tags::NOTIFICATION_SENT => Es10Request::RemoveNotification(decode(der)?),
         tags::GET_RAT => no_input(outer, Es10Request::GetRat)?,
+        tags::AUTHENTICATE_SERVER => Es10Request::AuthenticateServer(Box::new(decode(der)?)),
+        tags::PREPARE_DOWNLOAD => Es10Request::PrepareDownload(Box::new(decode(der)?)),
+        tags::CANCEL_SESSION => Es10Request::CancelSession(decode(der)?),
         other => Es10Request::Unknown(other),
     })
 }

@@ -691,11 +691,12 @@ fn decode_request_dispatch() {
         // No-input functions ignore well-formed content.
         ("BF22 03 80 01 00".into(), Es10Request::GetEuiccInfo2),
         // Reserved / unknown functions.
-        ("BF38 00".into(), Es10Request::Unknown(0xBF38)),
-        ("BF21 02 80 00".into(), Es10Request::Unknown(0xBF21)),
-        ("BF41 00".into(), Es10Request::Unknown(0xBF41)),
         ("BF35 00".into(), Es10Request::Unknown(0xBF35)),
-        ("BF36 00".into(), Es10Request::Unknown(0xBF36)),
+        // The first BPP segment is returned raw (see tests/es10_download.rs).
+        (
+            "BF36 00".into(),
+            Es10Request::LoadBoundProfilePackage(vec![0xBF, 0x36, 0x00]),
+        ),
         ("BF7F 00".into(), Es10Request::Unknown(0xBF7F)),
         ("5A 01 00".into(), Es10Request::Unknown(0x5A)),
     ];
@@ -725,6 +726,9 @@ fn decode_request_errors() {
         "BF3E 80 00 00",    // indefinite length
         "BF29 06 5A 01 00 90 01 FF", // nickname not UTF-8
         "BF31 12 A0 0C 5A 0A 98 44 10 32 54 76 98 10 32 F4 81 02 FF FF", // BOOLEAN of 2 bytes
+        "BF38 00",          // AuthenticateServer without content
+        "BF21 02 80 00",    // PrepareDownload without smdpSigned2
+        "BF41 00",          // CancelSession without content
     ];
     for hex in bad {
         assert!(decode_request(&h(hex)).is_err(), "{hex} should fail");
