@@ -13,7 +13,7 @@ use veuicc::card::CardCore;
 use veuicc::euicc::{Euicc, EuiccState, SeedOptions};
 use veuicc::isdr::storedata::{Fed, Reassembly, MAX_COMMAND};
 use veuicc::profile::saip::parse_package;
-use veuicc::store::MemStore;
+use veuicc::store::{Batch, MemStore, Store, Tree};
 use veuicc::uicc::fs::{EfStructure, NodeId};
 use veuicc::uicc::{Uicc, UiccChannel};
 
@@ -103,31 +103,46 @@ fn identity() -> rsp::pki::Identity {
     .clone()
 }
 
-/// A fresh card with one enabled profile.
+/// A fresh card with one enabled profile (and its enable notification pending). Seeding parses,
+/// builds and signs, so it runs once; each card then opens a copy of the seeded store.
 fn fresh_card() -> Euicc {
-    static CUSTOM: OnceLock<Option<Vec<u8>>> = OnceLock::new();
-    let custom = CUSTOM.get_or_init(|| {
-        std::env::var_os("VEUICC_FUZZ_PROFILE").and_then(|p| std::fs::read(p).ok())
+    static SEEDED: OnceLock<Batch> = OnceLock::new();
+    let seeded = SEEDED.get_or_init(|| {
+        let store = Arc::new(MemStore::default());
+        let state = EuiccState::open(store.clone(), identity(), [1; 32]).expect("state");
+        let mut e = Euicc::new(state);
+        let opts = SeedOptions {
+            enable: true,
+            ..Default::default()
+        };
+        match std::env::var_os("VEUICC_FUZZ_PROFILE").and_then(|p| std::fs::read(p).ok()) {
+            // A package of the user's choice may well be refused; the card then has no profile.
+            Some(p) => {
+                let _ = e.state_mut().seed_package(&p, &opts);
+            }
+            None => {
+                e.state_mut()
+                    .seed_package(EMBEDDED_PROFILE, &opts)
+                    .expect("embedded profile seeds");
+            }
+        }
+        let mut b = Batch::new();
+        for tree in [
+            Tree::Meta,
+            Tree::Profiles,
+            Tree::Packages,
+            Tree::Files,
+            Tree::Notifications,
+        ] {
+            for (k, v) in store.scan(tree, b"").expect("scan") {
+                b.put(tree, k, v);
+            }
+        }
+        b
     });
-    let state =
-        EuiccState::open(Arc::new(MemStore::default()), identity(), [1; 32]).expect("state");
-    let mut e = Euicc::new(state);
-    let opts = SeedOptions {
-        enable: true,
-        ..Default::default()
-    };
-    match custom {
-        // A package of the user's choice may well be refused; the card then has no profile.
-        Some(p) => {
-            let _ = e.state_mut().seed_package(p, &opts);
-        }
-        None => {
-            e.state_mut()
-                .seed_package(EMBEDDED_PROFILE, &opts)
-                .expect("embedded profile seeds");
-        }
-    }
-    e
+    let store = Arc::new(MemStore::default());
+    store.commit(seeded.clone()).expect("commit");
+    Euicc::new(EuiccState::open(store, identity(), [1; 32]).expect("state"))
 }
 
 /// `card`: the whole card, a sequence of APDUs (each `len apdu[len]`) after power-on. Every
