@@ -43,6 +43,9 @@ pub enum IdentitySource {
     Mint,
     /// Use the GSMA SGP.26 test EUM in this directory (the EID must start 89049032).
     Sgp26(PathBuf),
+    /// Mint a fresh EUM and eUICC under an existing CI (certificate DER file, key PEM file),
+    /// e.g. the CI of a test SM-DP+.
+    UnderCi { cert: PathBuf, key: PathBuf },
 }
 
 /// Creates the identity of a new card in `dir`. Refuses to overwrite an existing one.
@@ -64,6 +67,21 @@ pub fn init(dir: &Path, eid: [u8; 16], source: &IdentitySource) -> Result<Identi
                 pki::mint_test_pki(eid, &mut rng, not_before, pki::not_after_no_expiry())?;
             ci.ci_key.write_pem_file(idir.join("ci-key.pem"))?;
             ci.eum_key.write_pem_file(idir.join("eum-key.pem"))?;
+            identity
+        }
+        IdentitySource::UnderCi { cert, key } => {
+            let ci_cert =
+                std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+            let ci_key = EcKey::read_pem_file(key)?;
+            let (identity, eum_key) = pki::mint_under_ci(
+                &ci_key,
+                &ci_cert,
+                eid,
+                &mut rng,
+                not_before,
+                pki::not_after_no_expiry(),
+            )?;
+            eum_key.write_pem_file(idir.join("eum-key.pem"))?;
             identity
         }
         IdentitySource::Sgp26(path) => {

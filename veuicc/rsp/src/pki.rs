@@ -439,6 +439,68 @@ pub fn mint_euicc_cert<R: CryptoRng + ?Sized>(
     )
 }
 
+/// Mints a fresh EUM and eUICC for `eid` under an existing CI (its key and certificate), so a
+/// card can share a CI with an SM-DP+ minted from the same CI. Returns the identity and the EUM
+/// key.
+pub fn mint_under_ci<R: CryptoRng + ?Sized>(
+    ci_key: &EcKey,
+    ci_cert: &[u8],
+    eid: [u8; 16],
+    rng: &mut R,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> Result<(Identity, EcKey), PkiError> {
+    let eid_str = eid_digits(&eid)?;
+    match cert_public_key(ci_cert) {
+        Some(pk) if pk == ci_key.public_key_uncompressed() => {}
+        _ => {
+            return Err(PkiError::InvalidName {
+                attribute: "CI",
+                reason: "the CI key does not match the CI certificate",
+            })
+        }
+    }
+    let eum_key = EcKey::generate(rng);
+    let eum_cert = mint_eum_cert(
+        &eum_key.public_key_uncompressed(),
+        &EumSpec {
+            organization: TEST_EUM_ORG,
+            common_name: TEST_EUM_CN,
+            registered_id: oid::TEST_EUM_RID,
+            permitted: Some((TEST_EUM_ORG, &eid_str[..8])),
+        },
+        ci_key,
+        ci_cert,
+        rng,
+        not_before,
+        not_after,
+    )?;
+    let euicc_key = EcKey::generate(rng);
+    let euicc_cert = mint_euicc_cert(
+        &euicc_key.public_key_uncompressed(),
+        &EuiccSpec {
+            organization: TEST_EUM_ORG,
+            common_name: TEST_EUICC_CN,
+            eid,
+        },
+        &eum_key,
+        &eum_cert,
+        rng,
+        not_before,
+        not_after,
+    )?;
+    Ok((
+        Identity {
+            eid,
+            euicc_cert,
+            euicc_key,
+            eum_cert,
+            ci_cert: ci_cert.to_vec(),
+        },
+        eum_key,
+    ))
+}
+
 /// Mints a fresh CI, EUM and eUICC (keys and certificates). The EUM's name
 /// constraint permits `O = TEST_EUM_ORG, serialNumber = <first 8 EID digits>`.
 /// All three certificates get the same validity.

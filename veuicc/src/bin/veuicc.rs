@@ -38,8 +38,15 @@ enum Cmd {
         eid: String,
         /// Issue CERT.EUICC with the GSMA SGP.26 test EUM in this directory instead of minting
         /// a fresh CI and EUM (the EID must start with 89049032).
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["ci_cert", "ci_key"])]
         sgp26: Option<PathBuf>,
+        /// Mint the EUM and eUICC under this CI certificate (DER) instead of a fresh CI, e.g.
+        /// the CI of a test SM-DP+ (`testbed smdp` writes STATE/ci.der).
+        #[arg(long, requires = "ci_key")]
+        ci_cert: Option<PathBuf>,
+        /// The CI's private key (PEM), with --ci-cert.
+        #[arg(long, requires = "ci_cert")]
+        ci_key: Option<PathBuf>,
     },
     /// Install unprotected SAIP profile packages (e.g. TS.48 test profiles) without a download.
     LoadProfile {
@@ -124,11 +131,18 @@ fn main() -> Result<()> {
     veuicc::logging::init("VEUICC_LOG", "info");
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Init { state, eid, sgp26 } => {
+        Cmd::Init {
+            state,
+            eid,
+            sgp26,
+            ci_cert,
+            ci_key,
+        } => {
             let eid = statedir::parse_eid(&eid)?;
-            let source = match sgp26 {
-                Some(p) => IdentitySource::Sgp26(p),
-                None => IdentitySource::Mint,
+            let source = match (sgp26, ci_cert, ci_key) {
+                (Some(p), _, _) => IdentitySource::Sgp26(p),
+                (None, Some(cert), Some(key)) => IdentitySource::UnderCi { cert, key },
+                _ => IdentitySource::Mint,
             };
             let id = statedir::init(&state, eid, &source)?;
             emit(
