@@ -4,12 +4,16 @@
 
 use super::records::*;
 use crate::apdu::{Command, Response, Sw};
+use crate::isdr::download::Download;
 use crate::isdr::notify;
 use crate::profile::saip::{parse_package, ProfilePackage};
 use crate::store::{Batch, Store, StoreError, Tree};
 use crate::uicc::{Uicc, UiccChange, UiccChannel};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use rsp::cert::Cert;
+use rsp::crypto::rustcrypto::RustCrypto;
+use rsp::crypto::{CryptoError, CryptoProvider, EcPrivateKey};
 use rsp::pki::Identity;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -81,16 +85,26 @@ impl std::fmt::Debug for Active {
     }
 }
 
-/// Persistent state of the eUICC, mirrored in memory.
+/// Persistent state of the eUICC, mirrored in memory, plus the volatile session state of the
+/// ISD-R (the eUICC challenge and the profile download session).
 #[derive(Debug)]
 pub struct EuiccState {
     store: Arc<dyn Store>,
     identity: Identity,
+    /// SK.EUICC in the provider's form.
+    euicc_sk: EcPrivateKey,
+    /// The CI certificate parsed once (`None` if the identity's CI certificate is malformed:
+    /// then every download is refused as ciPKUnknown).
+    ci: Option<Cert>,
+    /// Every signature, verification, key generation, key agreement and BSP operation.
+    crypto: Arc<dyn CryptoProvider>,
     config: EuiccConfig,
     profiles: BTreeMap<Vec<u8>, ProfileRecord>,
     notifications: BTreeMap<u32, NotificationRecord>,
     active: Option<Active>,
     challenge: Option<[u8; 16]>,
+    /// The profile download session (volatile: cleared on power off and reset).
+    download: Download,
     rng: ChaCha20Rng,
 }
 
@@ -139,14 +153,26 @@ impl EuiccState {
             check_version("notification", n.version)?;
             notifications.insert(n.seq, n);
         }
+        let euicc_sk = EcPrivateKey::from(&identity.euicc_key);
+        let ci = match Cert::from_der(&identity.ci_cert) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!(error = %e, "the CI certificate of the identity is malformed: downloads are refused");
+                None
+            }
+        };
         let mut s = EuiccState {
             store,
             identity,
+            euicc_sk,
+            ci,
+            crypto: Arc::new(RustCrypto::new()),
             config,
             profiles,
             notifications,
             active: None,
             challenge: None,
+            download: Download::default(),
             rng: ChaCha20Rng::from_seed(seed),
         };
         let enabled: Vec<Vec<u8>> = s
@@ -167,8 +193,52 @@ impl EuiccState {
         Ok(s)
     }
 
+    /// Uses `provider` for every cryptographic operation from now on (the default is
+    /// [`RustCrypto`]). Any download session in progress is dropped.
+    pub fn with_provider(mut self, provider: Arc<dyn CryptoProvider>) -> EuiccState {
+        self.set_provider(provider);
+        self
+    }
+
+    /// As [`EuiccState::with_provider`], in place.
+    pub fn set_provider(&mut self, provider: Arc<dyn CryptoProvider>) {
+        self.crypto = provider;
+        self.download = Download::default();
+    }
+
+    /// The crypto provider in use.
+    pub fn crypto(&self) -> &Arc<dyn CryptoProvider> {
+        &self.crypto
+    }
+
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// The trusted CI certificate (the one the card's own chain ends at), parsed.
+    pub(crate) fn ci(&self) -> Option<&Cert> {
+        self.ci.as_ref()
+    }
+
+    /// Signs `msg` with SK.EUICC (ECDSA P-256 / SHA-256, plain r‖s).
+    pub(crate) fn sign(&self, msg: &[u8]) -> Result<[u8; 64], CryptoError> {
+        self.crypto.sign(&self.euicc_sk, msg)
+    }
+
+    /// The download session (volatile).
+    pub(crate) fn download_mut(&mut self) -> &mut Download {
+        &mut self.download
+    }
+
+    /// The download session (volatile).
+    pub(crate) fn download(&self) -> &Download {
+        &self.download
+    }
+
+    /// The phase of the profile download session, for logs and tests: `idle`,
+    /// `authenticated`, `prepared`, `loading` or `closed`.
+    pub fn download_phase(&self) -> &'static str {
+        self.download.phase()
     }
 
     pub fn config(&self) -> &EuiccConfig {
@@ -191,6 +261,7 @@ impl EuiccState {
     /// on power off and reset.
     pub fn clear_session(&mut self) {
         self.challenge = None;
+        self.download = Download::default();
         if let Some(a) = self.active.as_mut() {
             a.uicc.reset();
         }
@@ -206,6 +277,12 @@ impl EuiccState {
 
     pub fn challenge(&self) -> Option<[u8; 16]> {
         self.challenge
+    }
+
+    /// Takes the eUICC challenge: AuthenticateServer consumes it whatever its outcome, so a
+    /// challenge can be answered at most once.
+    pub(crate) fn take_challenge(&mut self) -> Option<[u8; 16]> {
+        self.challenge.take()
     }
 
     /// Whether an ADF of the enabled profile has an AID starting with `prefix`.
@@ -288,7 +365,12 @@ impl EuiccState {
         self.find(id)
     }
 
-    fn next_isdp_aid(&self) -> Vec<u8> {
+    /// Whether a profile with this ICCID (EF.ICCID form) is installed.
+    pub(crate) fn has_iccid(&self, iccid: &[u8]) -> bool {
+        self.profiles.contains_key(iccid)
+    }
+
+    pub(crate) fn next_isdp_aid(&self) -> Vec<u8> {
         // SGP.22 convention: A0000005591010FFFFFFFF89000010 00, …11 00, …
         let mut n: u16 = 0x1000;
         loop {
@@ -332,16 +414,90 @@ impl EuiccState {
             .address
             .clone();
         let seq = self.config.notification_seq + 1;
-        let n = match notify::other_signed(&self.identity, seq, event, &address, &rec.iccid) {
+        let n = match notify::other_signed(
+            &*self.crypto,
+            &self.euicc_sk,
+            &self.identity,
+            seq,
+            event,
+            &address,
+            &rec.iccid,
+        ) {
             Ok(n) => n,
             Err(e) => {
-                warn!(error = %e, "cannot build a notification: the identity's certificates are malformed");
+                warn!(error = %e, "cannot build a notification");
                 return None;
             }
         };
         self.config.notification_seq = seq;
         b.put(Tree::Notifications, seq.to_be_bytes().to_vec(), encode(&n));
         Some(n)
+    }
+
+    /// The sequence number the next notification will get (not reserved: the commit of that
+    /// notification takes it).
+    pub(crate) fn next_notification_seq(&self) -> u32 {
+        self.config.notification_seq + 1
+    }
+
+    /// Installs a downloaded profile: its record, its SAIP package and its (already signed)
+    /// ProfileInstallationResult notification, in one batch with the sequence counter. The
+    /// in-memory mirror changes only after the commit succeeded.
+    pub(crate) fn commit_install(
+        &mut self,
+        rec: ProfileRecord,
+        package: Vec<u8>,
+        pir: NotificationRecord,
+    ) -> Result<(), LifecycleError> {
+        if self.profiles.contains_key(&rec.iccid) {
+            return Err(LifecycleError::IccidExists(iccid_digits(&rec.iccid)));
+        }
+        let mut b = Batch::new();
+        b.put(Tree::Profiles, rec.iccid.clone(), encode(&rec));
+        b.put(Tree::Packages, rec.iccid.clone(), package);
+        self.commit_notification_in(pir, b)?;
+        info!(iccid = %iccid_digits(&rec.iccid), "profile installed");
+        self.profiles.insert(rec.iccid.clone(), rec);
+        Ok(())
+    }
+
+    /// Stores a pending notification built elsewhere (a ProfileInstallationResult reporting an
+    /// error), with the sequence counter, in one batch.
+    pub(crate) fn commit_notification(
+        &mut self,
+        note: NotificationRecord,
+    ) -> Result<(), LifecycleError> {
+        self.commit_notification_in(note, Batch::new())
+    }
+
+    fn commit_notification_in(
+        &mut self,
+        note: NotificationRecord,
+        mut b: Batch,
+    ) -> Result<(), LifecycleError> {
+        if note.seq != self.next_notification_seq() {
+            return Err(LifecycleError::Corrupt(
+                "notification".into(),
+                format!(
+                    "sequence number {} is not the next one ({})",
+                    note.seq,
+                    self.next_notification_seq()
+                ),
+            ));
+        }
+        let saved = self.config.clone();
+        self.config.notification_seq = note.seq;
+        b.put(
+            Tree::Notifications,
+            note.seq.to_be_bytes().to_vec(),
+            encode(&note),
+        );
+        if let Err(e) = self.commit_with_config(b) {
+            self.config = saved;
+            return Err(e.into());
+        }
+        self.notifications.insert(note.seq, note);
+        Ok(())
     }
 
     fn commit_with_config(&mut self, mut b: Batch) -> Result<(), StoreError> {

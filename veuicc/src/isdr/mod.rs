@@ -5,6 +5,7 @@
 //! status words in exactly one place ([`IsdrError::sw`]); function-level failures are reported
 //! as SGP.22 result codes inside a `9000` response, as the specification requires.
 
+pub mod download;
 pub mod notify;
 pub mod storedata;
 
@@ -26,6 +27,10 @@ pub enum IsdrError {
     Unsupported(u32),
     #[error("the eUICC could not persist the change: {0}")]
     Storage(String),
+    #[error("no download session can take this segment")]
+    NoSession,
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl IsdrError {
@@ -37,6 +42,8 @@ impl IsdrError {
             // Referenced data not found: pySim relies on this to tell SGP.22 from SGP.32.
             IsdrError::Unsupported(_) => Sw::REFERENCE_NOT_FOUND,
             IsdrError::Storage(_) => Sw::MEMORY_PROBLEM,
+            IsdrError::NoSession => Sw::CONDITIONS_NOT_SATISFIED,
+            IsdrError::Internal(_) => Sw::NO_PRECISE_DIAGNOSIS,
         }
     }
 }
@@ -62,6 +69,14 @@ pub fn handle(state: &mut EuiccState, command: &[u8]) -> Response {
 }
 
 fn dispatch(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrError> {
+    // LoadBoundProfilePackage segments after the first (A0…A3 sections or headers, 86/87/88)
+    // are not ES10 functions: they belong to the download session while one is loading (or
+    // has just closed, to refuse them).
+    if let Some(tag) = es10::bpp_segment_tag(command) {
+        if tag != tags::BOUND_PROFILE_PACKAGE && state.download().routes_segments() {
+            return download::load_segment(state, command);
+        }
+    }
     let req = es10::decode_request(command)?;
     debug!(function = format_args!("{:X}", req.tag()), "ES10");
     Ok(match req {
@@ -190,12 +205,11 @@ fn dispatch(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrError
                 ppr_flags: NamedBits::new(),
             }],
         }),
-        // Profile download (ES10b AuthenticateServer, PrepareDownload, LoadBoundProfilePackage,
-        // CancelSession) is not served yet: refused like an unknown function.
-        other @ (Es10Request::AuthenticateServer(_)
-        | Es10Request::PrepareDownload(_)
-        | Es10Request::LoadBoundProfilePackage(_)
-        | Es10Request::CancelSession(_)) => return Err(IsdrError::Unsupported(other.tag())),
+        // Profile download (SGP.22 §3.1.3): see `download`.
+        Es10Request::AuthenticateServer(r) => download::authenticate_server(state, &r)?,
+        Es10Request::PrepareDownload(r) => download::prepare_download(state, &r)?,
+        Es10Request::LoadBoundProfilePackage(segment) => download::load_segment(state, &segment)?,
+        Es10Request::CancelSession(r) => download::cancel_session(state, &r)?,
         Es10Request::Unknown(tag) => return Err(IsdrError::Unsupported(tag)),
     })
 }

@@ -14,7 +14,7 @@ enum Ret {
 }
 
 fn fids(data: &[u8]) -> Result<Vec<u16>, Sw> {
-    if data.is_empty() || data.len() % 2 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(2) {
         return Err(Sw::WRONG_LENGTH);
     }
     Ok(data

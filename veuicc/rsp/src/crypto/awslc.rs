@@ -83,14 +83,6 @@ fn is_uncompressed_point(bytes: &[u8]) -> bool {
     bytes.len() == 65 && bytes[0] == 0x04
 }
 
-fn check_blocks(data: &[u8]) -> Result<(), CryptoError> {
-    if data.len() % 16 == 0 {
-        Ok(())
-    } else {
-        Err(CryptoError::BlockLength(data.len()))
-    }
-}
-
 fn cipher_key(key: &[u8; 16]) -> Result<UnboundCipherKey, CryptoError> {
     UnboundCipherKey::new(&AES_128, key).map_err(|_| CryptoError::Provider("AES key".into()))
 }
@@ -187,7 +179,7 @@ impl CryptoProvider for AwsLc {
         iv: &[u8; 16],
         data: &mut [u8],
     ) -> Result<(), CryptoError> {
-        check_blocks(data)?;
+        super::check_blocks(data)?;
         if data.is_empty() {
             return Ok(());
         }
@@ -204,7 +196,7 @@ impl CryptoProvider for AwsLc {
         iv: &[u8; 16],
         data: &mut [u8],
     ) -> Result<(), CryptoError> {
-        check_blocks(data)?;
+        super::check_blocks(data)?;
         if data.is_empty() {
             return Ok(());
         }

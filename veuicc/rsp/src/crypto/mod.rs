@@ -115,6 +115,15 @@ pub trait CryptoProvider: Send + Sync + fmt::Debug {
     fn aes_cmac(&self, key: &[u8; 16], data: &[u8]) -> [u8; 16];
 }
 
+/// AES-CBC without padding takes whole 16-byte blocks only.
+pub(crate) fn check_blocks(data: &[u8]) -> Result<(), CryptoError> {
+    if data.len().is_multiple_of(16) {
+        Ok(())
+    } else {
+        Err(CryptoError::BlockLength(data.len()))
+    }
+}
+
 /// ANSI X9.63 KDF with SHA-256 (SGP.22 §2.6.4): `out_len` bytes from `z ‖ counter ‖ shared_info`.
 pub fn x963_kdf(
     p: &dyn CryptoProvider,

@@ -59,14 +59,6 @@ pub(super) fn key_pair_from(sk: &SecretKey) -> (EcPrivateKey, EcPublicKey) {
     )
 }
 
-fn check_blocks(data: &[u8]) -> Result<(), CryptoError> {
-    if data.len() % 16 == 0 {
-        Ok(())
-    } else {
-        Err(CryptoError::BlockLength(data.len()))
-    }
-}
-
 impl CryptoProvider for RustCrypto {
     fn name(&self) -> &'static str {
         "rustcrypto"
@@ -127,7 +119,7 @@ impl CryptoProvider for RustCrypto {
         iv: &[u8; 16],
         data: &mut [u8],
     ) -> Result<(), CryptoError> {
-        check_blocks(data)?;
+        super::check_blocks(data)?;
         let (blocks, _) = Block::<Aes128>::slice_as_chunks_mut(data);
         cbc::Encryptor::<Aes128>::new(key.into(), iv.into()).encrypt_blocks(blocks);
         Ok(())
@@ -139,7 +131,7 @@ impl CryptoProvider for RustCrypto {
         iv: &[u8; 16],
         data: &mut [u8],
     ) -> Result<(), CryptoError> {
-        check_blocks(data)?;
+        super::check_blocks(data)?;
         let (blocks, _) = Block::<Aes128>::slice_as_chunks_mut(data);
         cbc::Decryptor::<Aes128>::new(key.into(), iv.into()).decrypt_blocks(blocks);
         Ok(())

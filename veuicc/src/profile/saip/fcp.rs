@@ -89,7 +89,7 @@ pub(crate) fn oid_to_string(v: &[u8]) -> Result<String, SaipError> {
 
 /// Splits a SAIP path (`filePath`, `linkPath`: concatenated FIDs) into FIDs.
 pub(crate) fn path_fids(v: &[u8], ctx: &'static str) -> Result<Vec<u16>, SaipError> {
-    if v.len() % 2 != 0 || v.len() > 16 {
+    if !v.len().is_multiple_of(2) || v.len() > 16 {
         return Err(SaipError::invalid(
             ctx,
             "path must be an even number of bytes, at most 16",
