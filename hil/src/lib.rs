@@ -4,9 +4,12 @@
 //!   and any PC/SC reader (a vpcd virtual card, or a real eUICC in a real reader).
 //! - [`client`]: an ES10 client (the LPA's card side): logical channels, STORE DATA, GET
 //!   RESPONSE, typed ES10a/b/c calls, and UICC file reads.
+//! - [`lpa`]: the LPA: profile download (SGP.22 §3.1.3) and notifications over ES9+ (HTTPS or an
+//!   in-process SM-DP+), on top of the client.
 //!
 //! Everything here is written against the transport trait only, so the same code drives a
 //! virtual card or a real one.
 
 pub mod client;
+pub mod lpa;
 pub mod transport;

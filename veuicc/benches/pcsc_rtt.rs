@@ -364,7 +364,11 @@ fn measure(
     while done < cfg.n {
         let count = cfg.block.min(cfg.n - done);
         // Alternate which reader goes first so neither always follows the other.
-        let order: [usize; 2] = if round.is_multiple_of(2) { [0, 1] } else { [1, 0] };
+        let order: [usize; 2] = if round.is_multiple_of(2) {
+            [0, 1]
+        } else {
+            [1, 0]
+        };
         for i in order {
             readers[i].run(&cfg.apdu, count, &mut buf)?;
         }

@@ -3,9 +3,11 @@
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use hil::client::{iccid_digits, imsi_digits, Client};
+use hil::lpa::{self, DownloadParams, HttpsEs9, HttpsOptions, NotificationDelivery, Progress};
 use hil::transport::{self, ApduTransport, InProcess, Pcsc};
 use serde_json::json;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,18 +46,134 @@ enum Cmd {
     Disable { iccid: String },
     /// Delete a profile by ICCID.
     Delete { iccid: String },
-    /// Pending notifications (ListNotification).
-    Notifications,
+    /// Pending notifications: list (default), or process (send each to its SM-DP+ and remove it).
+    Notifications {
+        #[command(subcommand)]
+        action: Option<NotificationsCmd>,
+    },
     /// Remove a notification by sequence number.
     RemoveNotification { seq: i64 },
+    /// Download and install a profile from an SM-DP+ (SGP.22 §3.1.3).
+    Download(DownloadArgs),
+    /// Set a profile's nickname.
+    Nickname { iccid: String, name: String },
+    /// Show the default SM-DP+ address, or set it.
+    DefaultDp { address: Option<String> },
     /// Read EF.ICCID and, with a profile enabled, EF.IMSI / EF.AD / EF.SPN of the USIM.
     Sim,
     /// Send raw APDUs (hex) and print the responses.
     Apdu { apdus: Vec<String> },
 }
 
+#[derive(Subcommand, Debug)]
+enum NotificationsCmd {
+    /// List pending notifications (ListNotification).
+    List,
+    /// Send every pending notification to its address (ES9+ handleNotification), then remove it.
+    Process(Es9Args),
+    /// Remove a notification by sequence number without sending it.
+    Remove { seq: i64 },
+}
+
+/// How to reach SM-DP+s over HTTPS.
+#[derive(clap::Args, Debug, Clone)]
+struct Es9Args {
+    /// Trust this CA certificate (PEM or DER) for the SM-DP+'s TLS certificate, instead of the
+    /// system roots (e.g. the test CI of `testbed smdp`).
+    #[arg(long, env = "HIL_CA")]
+    ca: Option<PathBuf>,
+    /// With --ca: trust the system roots too.
+    #[arg(long)]
+    also_system_roots: bool,
+    /// Resolve HOST to IP instead of asking DNS (HOST=IP, repeatable), e.g. a test SM-DP+ named
+    /// testsmdpplus1.example.com on 127.0.0.1.
+    #[arg(long, value_name = "HOST=IP")]
+    resolve: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct DownloadArgs {
+    /// Activation code: LPA:1$SM-DP+ address$matching ID[$OID[$1]].
+    #[arg(long, short = 'a', conflicts_with_all = ["smdp", "matching_id"])]
+    activation_code: Option<String>,
+    /// SM-DP+ address (host[:port]) when no activation code is given.
+    #[arg(long, required_unless_present = "activation_code")]
+    smdp: Option<String>,
+    /// Matching ID (AC_Token) when no activation code is given.
+    #[arg(long)]
+    matching_id: Option<String>,
+    /// Confirmation code, when the operator requires one.
+    #[arg(long, short = 'c')]
+    confirmation_code: Option<String>,
+    /// IMEI sent in deviceInfo (15 or 16 digits).
+    #[arg(long)]
+    imei: Option<String>,
+    /// TAC sent in deviceInfo (8 digits; default: from the IMEI).
+    #[arg(long)]
+    tac: Option<String>,
+    #[command(flatten)]
+    es9: Es9Args,
+}
+
+fn https(args: &Es9Args) -> Result<HttpsEs9> {
+    let mut opts = HttpsOptions::default();
+    if let Some(ca) = &args.ca {
+        opts = opts.with_ca_file(ca, !args.also_system_roots)?;
+    }
+    for r in &args.resolve {
+        let (host, ip) = r.split_once('=').context("--resolve takes HOST=IP")?;
+        opts.resolve.push((
+            host.to_string(),
+            ip.parse().context("--resolve: not an IP address")?,
+        ));
+    }
+    Ok(HttpsEs9::new(&opts)?)
+}
+
+/// Progress lines on stderr, with the time since the command started.
+fn progress_printer(t0: Instant) -> impl FnMut(&Progress) {
+    let mut last_segment_line = Instant::now();
+    move |p: &Progress| {
+        let at = t0.elapsed().as_secs_f64() * 1000.0;
+        match p {
+            Progress::Started(_) => {}
+            Progress::Finished(step, d) => {
+                eprintln!("[{at:8.1} ms] {step:<30} {:7.1} ms", d.as_secs_f64() * 1000.0)
+            }
+            Progress::Profile {
+                iccid,
+                name,
+                service_provider_name,
+                class,
+            } => eprintln!(
+                "[{at:8.1} ms] profile offered: ICCID {iccid}, {name:?} by {service_provider_name:?}, class {}",
+                class_name(*class)
+            ),
+            Progress::Segment { done, total } => {
+                if *done == *total || last_segment_line.elapsed() > Duration::from_millis(500) {
+                    last_segment_line = Instant::now();
+                    eprintln!("[{at:8.1} ms]   segment {done}/{total}");
+                }
+            }
+            Progress::Cancelled { detail } => eprintln!("[{at:8.1} ms] session cancelled: {detail}"),
+            Progress::Notification { seq, address, outcome } => {
+                eprintln!("[{at:8.1} ms] notification {seq} to {address}: {outcome}")
+            }
+        }
+    }
+}
+
+fn class_name(c: i64) -> &'static str {
+    match c {
+        0 => "test",
+        1 => "provisioning",
+        2 => "operational",
+        _ => "unknown",
+    }
+}
+
 fn main() -> Result<()> {
-    veuicc::logging::init("HIL_LOG", "warn");
+    veuicc::logging::init("HIL_LOG", "warn,rustls_platform_verifier=off");
     let cli = Cli::parse();
     if let Cmd::Readers = cli.cmd {
         let r = transport::list_readers()?;
@@ -182,7 +300,46 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
                 bail!("{op} refused with SGP.22 result code {r}");
             }
         }
-        Cmd::Notifications => {
+        Cmd::Notifications {
+            action: Some(NotificationsCmd::Process(args)),
+        } => {
+            let mut es9 = https(args)?;
+            let t0 = Instant::now();
+            let mut printer = progress_printer(t0);
+            let reports = lpa::process_notifications(c, &mut es9, Some(&mut printer))?;
+            let rows: Vec<_> = reports
+                .iter()
+                .map(|r| {
+                    json!({"seq": r.seq, "event": r.event, "address": r.address, "iccid": r.iccid,
+                           "delivered": r.delivered, "removed": r.removed, "error": r.error})
+                })
+                .collect();
+            let failed = reports.iter().filter(|r| !r.removed).count();
+            out(
+                json!(rows),
+                format!(
+                    "{} notification(s) processed, {} delivered and removed, {failed} left pending",
+                    reports.len(),
+                    reports.len() - failed
+                ),
+            );
+            if failed > 0 {
+                bail!("{failed} notification(s) could not be delivered or removed");
+            }
+        }
+        Cmd::Notifications {
+            action: Some(NotificationsCmd::Remove { seq }),
+        } => {
+            c.select_isdr()?;
+            let r = c.remove_notification(*seq)?;
+            out(
+                json!({"result": r}),
+                format!("remove notification {seq}: result {r}"),
+            );
+        }
+        Cmd::Notifications {
+            action: None | Some(NotificationsCmd::List),
+        } => {
             c.select_isdr()?;
             let l = c.list_notifications()?;
             let rows: Vec<_> = l
@@ -215,6 +372,42 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
                 format!("remove notification {seq}: result {r}"),
             );
         }
+        Cmd::Download(args) => download(c, args, cli.json)?,
+        Cmd::Nickname { iccid, name } => {
+            c.select_isdr()?;
+            let i = parse_iccid(iccid)?;
+            let r = c.set_nickname(&i, name)?;
+            out(
+                json!({"operation": "nickname", "result": r}),
+                format!("nickname: result {r}"),
+            );
+            if r != 0 {
+                bail!("SetNickname refused with SGP.22 result code {r}");
+            }
+        }
+        Cmd::DefaultDp { address } => {
+            c.select_isdr()?;
+            if let Some(a) = address {
+                let r = c.set_default_dp(a)?;
+                out(
+                    json!({"operation": "default-dp", "result": r}),
+                    format!("default SM-DP+ address set to {a:?}: result {r}"),
+                );
+                if r != 0 {
+                    bail!("SetDefaultDpAddress refused with SGP.22 result code {r}");
+                }
+            } else {
+                let a = c.configured_addresses()?;
+                out(
+                    json!({"default_dp_address": a.default_dp_address, "root_ds_address": a.root_ds_address}),
+                    format!(
+                        "default DP  {}\nroot DS     {}",
+                        a.default_dp_address.unwrap_or_default(),
+                        a.root_ds_address
+                    ),
+                );
+            }
+        }
         Cmd::Sim => {
             let iccid = c.read_ef(None, &[0x2FE2])?;
             let usim = hex::decode("A0000000871002").unwrap_or_default();
@@ -241,6 +434,77 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
                 ),
             );
         }
+    }
+    Ok(())
+}
+
+fn download(
+    c: &mut Client<Box<dyn ApduTransport>>,
+    args: &DownloadArgs,
+    json_out: bool,
+) -> Result<()> {
+    let mut params = match &args.activation_code {
+        Some(ac) => {
+            let code: rsp::es9::ActivationCode = ac.parse().context("activation code")?;
+            if code.confirmation_code_required && args.confirmation_code.is_none() {
+                bail!("this activation code requires a confirmation code (--confirmation-code)");
+            }
+            DownloadParams::new(&code.smdp_address, &code.matching_id)
+        }
+        None => DownloadParams::new(
+            args.smdp.as_deref().unwrap_or_default(),
+            args.matching_id.as_deref().unwrap_or_default(),
+        ),
+    };
+    params.confirmation_code = args.confirmation_code.clone();
+    params.imei = args.imei.clone();
+    params.tac = args.tac.clone();
+    let mut es9 = https(&args.es9)?;
+    let t0 = Instant::now();
+    eprintln!(
+        "[{:8.1} ms] downloading from {} (card: {}; SM-DP+: {})",
+        0.0,
+        params.smdp_address,
+        c.transport().describe(),
+        lpa::Es9Transport::describe(&es9)
+    );
+    let mut printer = progress_printer(t0);
+    let params = params.with_progress(&mut printer);
+    let o = lpa::download(c, &mut es9, params)?;
+    let notification = match &o.notification {
+        NotificationDelivery::Delivered => "delivered and removed".to_string(),
+        NotificationDelivery::DeliveredNotRemoved(e) => format!("delivered, not removed: {e}"),
+        NotificationDelivery::Pending(e) => format!("pending: {e}"),
+    };
+    let timings: serde_json::Map<String, serde_json::Value> = o
+        .timings
+        .iter()
+        .map(|(s, d)| (s.name().to_string(), json!(d.as_secs_f64() * 1000.0)))
+        .collect();
+    if json_out {
+        println!(
+            "{}",
+            json!({"iccid": o.iccid, "isdp_aid": hex::encode_upper(&o.isdp_aid),
+                   "name": o.profile_name, "spn": o.service_provider_name,
+                   "class": class_name(o.profile_class),
+                   "transaction_id": hex::encode_upper(&o.transaction_id),
+                   "bpp_bytes": o.bpp_len, "segments": o.segments,
+                   "pir": hex::encode_upper(&o.pir), "notification": notification,
+                   "timings_ms": timings, "total_ms": o.total.as_secs_f64() * 1000.0})
+        );
+    } else {
+        println!(
+            "installed {} ({:?} by {:?}, class {}) in ISD-P {}: {} bytes in {} segments, {:.1} ms; installation result {}",
+            o.iccid,
+            o.profile_name,
+            o.service_provider_name,
+            class_name(o.profile_class),
+            hex::encode_upper(&o.isdp_aid),
+            o.bpp_len,
+            o.segments,
+            o.total.as_secs_f64() * 1000.0,
+            notification
+        );
     }
     Ok(())
 }
