@@ -103,9 +103,10 @@ fn identity() -> rsp::pki::Identity {
     .clone()
 }
 
-/// A fresh card with one enabled profile (and its enable notification pending). Seeding parses,
-/// builds and signs, so it runs once; each card then opens a copy of the seeded store.
-fn fresh_card() -> Euicc {
+/// A fresh card with one enabled profile (and its enable notification pending), and its store.
+/// Seeding parses, builds and signs, so it runs once; each card then opens a copy of the seeded
+/// store.
+fn fresh_card() -> (Euicc, Arc<MemStore>) {
     static SEEDED: OnceLock<Batch> = OnceLock::new();
     let seeded = SEEDED.get_or_init(|| {
         let store = Arc::new(MemStore::default());
@@ -142,16 +143,24 @@ fn fresh_card() -> Euicc {
     });
     let store = Arc::new(MemStore::default());
     store.commit(seeded.clone()).expect("commit");
-    Euicc::new(EuiccState::open(store, identity(), [1; 32]).expect("state"))
+    let state = EuiccState::open(store.clone(), identity(), [1; 32]).expect("state");
+    (Euicc::new(state), store)
 }
 
-/// `card`: the whole card, a sequence of APDUs (each `len apdu[len]`) after power-on. Every
-/// command gets a response ending in a valid status word.
+/// `card`: the whole card, a sequence of APDUs (each `len apdu[len]`; `len` 0 is a card reset)
+/// after power-on. Every command gets a response ending in a valid status word; after a power
+/// off, the state reopened from the store equals the card's in-memory state (everything was
+/// persisted before answering).
 pub fn card(data: &[u8]) {
-    let mut c = fresh_card();
+    let (mut c, store) = fresh_card();
     c.power_on();
     let mut rest = data;
     while let Some((&n, body)) = rest.split_first() {
+        if n == 0 {
+            c.reset();
+            rest = body;
+            continue;
+        }
         let take = usize::from(n).min(body.len());
         let (apdu, tail) = body.split_at(take);
         let r = c.handle(apdu);
@@ -164,7 +173,39 @@ pub fn card(data: &[u8]) {
         );
         rest = tail;
     }
+    // Power off clears the volatile state (PIN verification included) the store does not hold.
+    c.power_off();
+    let mut again = EuiccState::open(store, identity(), [1; 32]).expect("the store reopens");
+    let mem = c.state_mut();
+    assert!(mem.profiles().eq(again.profiles()), "profiles persisted");
+    assert!(
+        mem.notifications().eq(again.notifications()),
+        "notifications persisted"
+    );
+    assert_eq!(
+        mem.enabled_iccid(),
+        again.enabled_iccid(),
+        "enabled profile"
+    );
+    assert_eq!(mem.config(), again.config(), "configuration persisted");
+    // Files a terminal may update (ICCID, and in the USIM: IMSI, SPN, LOCI, PLMNwAcT).
+    for (aid, path) in [
+        (None, &[0x2FE2][..]),
+        (Some(USIM_AID_PREFIX), &[0x6F07][..]),
+        (Some(USIM_AID_PREFIX), &[0x6F46][..]),
+        (Some(USIM_AID_PREFIX), &[0x6F7E][..]),
+        (Some(USIM_AID_PREFIX), &[0x6F60][..]),
+    ] {
+        assert_eq!(
+            mem.read_enabled_ef(aid, path),
+            again.read_enabled_ef(aid, path),
+            "file {path:04X?} persisted"
+        );
+    }
 }
+
+/// The USIM application (ETSI TS 101 220), as a partial AID.
+const USIM_AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02];
 
 /// Files walked per package (TS.48 profiles have about 150 nodes).
 const MAX_WALK: usize = 256;
@@ -309,10 +350,17 @@ fn exercise_ef(u: &mut Uicc, ch: &mut UiccChannel, id: NodeId) {
             }
             let w = uicc_cmd(u, ch, (0xD6, 0x00, 0x00), &new, None);
             if w.sw == Sw::OK {
-                assert_eq!(stored(u, id, size).get(..new.len()), Some(&new[..]), "UPDATE BINARY");
+                assert_eq!(
+                    stored(u, id, size).get(..new.len()),
+                    Some(&new[..]),
+                    "UPDATE BINARY"
+                );
                 // The update may have changed an access rule (EF.ARR), so the read may be refused.
                 let again = uicc_cmd(u, ch, (0xB0, 0x00, 0x00), &[], Some(new.len()));
-                assert!(again.sw != Sw::OK || again.data == new, "UPDATE BINARY reads back");
+                assert!(
+                    again.sw != Sw::OK || again.data == new,
+                    "UPDATE BINARY reads back"
+                );
             }
         }
         EfStructure::LinearFixed { record_len } | EfStructure::Cyclic { record_len } => {
@@ -337,7 +385,10 @@ fn exercise_ef(u: &mut Uicc, ch: &mut UiccChannel, id: NodeId) {
                 let stored = stored(u, id, size);
                 assert_eq!(stored.get(..record_len), Some(&new[..]), "UPDATE RECORD");
                 let again = uicc_cmd(u, ch, (0xB2, 0x01, 0x04), &[], None);
-                assert!(again.sw != Sw::OK || again.data == new, "UPDATE RECORD reads back");
+                assert!(
+                    again.sw != Sw::OK || again.data == new,
+                    "UPDATE RECORD reads back"
+                );
             }
         }
     }
