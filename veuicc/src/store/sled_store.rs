@@ -17,12 +17,30 @@ fn be(e: sled::Error) -> StoreError {
 
 impl SledStore {
     /// Opens (creating if needed) the store under `dir`.
+    ///
+    /// Every commit flushes explicitly, so sled's periodic background flusher is off. sled holds
+    /// an exclusive file lock while any handle to the database lives, and its worker threads can
+    /// keep it for a moment after the last handle is dropped: a lock conflict is retried for up
+    /// to 2 s before it is reported (another process really holding the store then fails).
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::LowSpace)
-            .open()
-            .map_err(be)?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::LowSpace)
+                .flush_every_ms(None)
+                .open()
+            {
+                Ok(db) => break db,
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(be(e)),
+            }
+        };
         let tree = db.open_tree("veuicc.v1").map_err(be)?;
         Ok(SledStore { db, tree })
     }
