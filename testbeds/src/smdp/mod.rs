@@ -7,7 +7,8 @@
 //!   with that issued our CERT.DPauth, and a CI we trust among those it signs with).
 //! - authenticateClient: the session (transaction ID, not expired, not replayed); CERT.EUM and
 //!   CERT.EUICC chain to a trusted CI with their roles, validity, curves and the EUM's name
-//!   constraints (EID within the permitted range) ([`rsp::cert::verify_chain`]);
+//!   constraints (EID within the permitted range) ([`rsp::cert::verify_chain_with`], with the
+//!   SM-DP+'s crypto provider);
 //!   euiccSignature1 over euiccSigned1 *as received*; its transaction ID, server address and
 //!   serverChallenge; the matching ID names an order (or, without one, an order for this EID),
 //!   for this EID, released, not expired, retries left.
@@ -151,8 +152,8 @@ struct OneTimeKeys {
     dp_pk: EcPublicKey,
 }
 
-/// An eUICC chain (CERT.EUICC + CERT.EUM) that passed [`rsp::cert::verify_chain`], valid from
-/// `not_before` to `not_after` (the intersection over the chain and the CI).
+/// An eUICC chain (CERT.EUICC + CERT.EUM) that passed [`rsp::cert::verify_chain_with`], valid
+/// from `not_before` to `not_after` (the intersection over the chain and the CI).
 #[derive(Clone)]
 pub(crate) struct VerifiedChain {
     pub(crate) eid: String,
@@ -457,7 +458,8 @@ impl Smdp {
             .map_err(|e| reject(sc::EUM_CERTIFICATE_INVALID, e.to_string()))?;
         let euicc = Cert::from_der(euicc_der)
             .map_err(|e| reject(sc::EUICC_CERTIFICATE_INVALID, e.to_string()))?;
-        let chain = rsp::cert::verify_chain(
+        let chain = rsp::cert::verify_chain_with(
+            self.provider.as_ref(),
             &euicc,
             std::slice::from_ref(&eum),
             &self.trusted,

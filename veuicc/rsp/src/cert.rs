@@ -22,6 +22,10 @@
 //!   matching, which is why `openssl verify` refuses these chains;
 //! - unknown critical extensions are refused.
 //!
+//! Certificate signatures are checked by a [`CryptoProvider`]: the `*_with`
+//! functions ([`verify_chain_with`], [`verify_chain_for_roles_with`],
+//! [`Cert::verify_signed_by_with`]) take it, the others use RustCrypto.
+//!
 //! Nothing here reads the clock or does I/O: callers pass `now`.
 
 use std::fmt;
@@ -31,8 +35,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use der::asn1::{AnyRef, Ia5StringRef, ObjectIdentifier, PrintableStringRef, Utf8StringRef};
 use der::oid::AssociatedOid;
 use der::{Any, Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
 use p256::PublicKey;
 use sha1::{Digest, Sha1};
 use x509_cert::ext::pkix::name::GeneralName;
@@ -43,6 +45,8 @@ use x509_cert::ext::pkix::{
 use x509_cert::name::Name;
 use x509_cert::Certificate;
 
+use crate::crypto::rustcrypto::RustCrypto;
+use crate::crypto::CryptoProvider;
 use crate::keys::public_key_to_uncompressed;
 use crate::pki::{oid, oid_content_from_dotted, oid_content_to_dotted};
 
@@ -989,20 +993,38 @@ impl Cert {
     }
 
     /// Verifies this certificate's ecdsa-with-SHA256 signature over its tbs
-    /// bytes with the issuer's P-256 public key (SEC 1 encoding).
+    /// bytes with the issuer's P-256 public key (SEC 1 encoding), using
+    /// RustCrypto. See [`Cert::verify_signed_by_with`] to choose the provider.
     pub fn verify_signed_by(&self, issuer_public: &[u8]) -> bool {
+        self.verify_signed_by_with(&RustCrypto, issuer_public)
+    }
+
+    /// As [`Cert::verify_signed_by`], with `provider` doing the ECDSA
+    /// verification: the DER `ECDSA-Sig-Value` is converted to plain `r‖s`
+    /// ([`ecdsa_signature_from_der`]; a malformed one does not verify) and
+    /// checked over the tbsCertificate bytes. `issuer_public` may be an
+    /// uncompressed or a compressed SEC 1 point (a compressed one is
+    /// decompressed first).
+    pub fn verify_signed_by_with(
+        &self,
+        provider: &dyn CryptoProvider,
+        issuer_public: &[u8],
+    ) -> bool {
         if self.signature_algorithm != oid::ECDSA_WITH_SHA256
             || !self.signature_algorithm_consistent
         {
             return false;
         }
-        let Ok(sig) = Signature::from_der(&self.signature) else {
+        let Some(signature) = ecdsa_signature_from_der(&self.signature) else {
             return false;
         };
-        let Ok(vk) = VerifyingKey::from_sec1_bytes(issuer_public) else {
+        if issuer_public.len() == 65 && issuer_public.first() == Some(&0x04) {
+            return provider.verify(issuer_public, self.tbs(), &signature);
+        }
+        let Ok(pk) = PublicKey::from_sec1_bytes(issuer_public) else {
             return false;
         };
-        vk.verify(self.tbs(), &sig).is_ok()
+        provider.verify(&public_key_to_uncompressed(&pk), self.tbs(), &signature)
     }
 
     /// The subject serialNumber as an EID (32 decimal digits), if it is one.
@@ -1216,10 +1238,17 @@ fn level_of(index: usize) -> ChainLevel {
 
 /// Among `candidates` (all with the right key identifier), the one whose key
 /// verifies `child`, else the first; plus whether the signature verified.
-fn pick_issuer<'a>(child: &Cert, candidates: &[&'a Cert]) -> Option<(&'a Cert, bool)> {
+fn pick_issuer<'a>(
+    provider: &dyn CryptoProvider,
+    child: &Cert,
+    candidates: &[&'a Cert],
+) -> Option<(&'a Cert, bool)> {
     candidates
         .iter()
-        .find(|c| c.public_key.is_some_and(|pk| child.verify_signed_by(&pk)))
+        .find(|c| {
+            c.public_key
+                .is_some_and(|pk| child.verify_signed_by_with(provider, &pk))
+        })
         .map(|c| (*c, true))
         .or_else(|| candidates.first().map(|c| (*c, false)))
 }
@@ -1227,6 +1256,8 @@ fn pick_issuer<'a>(child: &Cert, candidates: &[&'a Cert]) -> Option<(&'a Cert, b
 /// Validates `leaf` for `expected_leaf_role` against `trusted_cis`, using
 /// `intermediates` (in any order) to bridge the gap; see the module
 /// documentation for the checks. `now` is the time to check validity at.
+/// Signatures are checked with RustCrypto; [`verify_chain_with`] takes the
+/// crypto provider to use.
 pub fn verify_chain(
     leaf: &Cert,
     intermediates: &[Cert],
@@ -1234,15 +1265,62 @@ pub fn verify_chain(
     expected_leaf_role: Role,
     now: SystemTime,
 ) -> Result<ValidatedChain, CertError> {
-    verify_chain_for_roles(leaf, intermediates, trusted_cis, &[expected_leaf_role], now)
+    verify_chain_with(
+        &RustCrypto,
+        leaf,
+        intermediates,
+        trusted_cis,
+        expected_leaf_role,
+        now,
+    )
+}
+
+/// As [`verify_chain`], with `provider` checking every certificate signature.
+pub fn verify_chain_with(
+    provider: &dyn CryptoProvider,
+    leaf: &Cert,
+    intermediates: &[Cert],
+    trusted_cis: &[Cert],
+    expected_leaf_role: Role,
+    now: SystemTime,
+) -> Result<ValidatedChain, CertError> {
+    verify_chain_for_roles_with(
+        provider,
+        leaf,
+        intermediates,
+        trusted_cis,
+        &[expected_leaf_role],
+        now,
+    )
 }
 
 /// As [`verify_chain`], accepting a leaf of any of `allowed_leaf_roles` (e.g.
 /// DPauth or DSauth for the eUICC's AuthenticateServer). The first allowed
 /// role the leaf carries is used; if it carries none, the error names the
 /// first allowed role. An empty `allowed_leaf_roles`, or [`Role::Ci`], is
-/// refused with [`CertError::UnsupportedLeafRole`].
+/// refused with [`CertError::UnsupportedLeafRole`]. Signatures are checked
+/// with RustCrypto; [`verify_chain_for_roles_with`] takes the provider.
 pub fn verify_chain_for_roles(
+    leaf: &Cert,
+    intermediates: &[Cert],
+    trusted_cis: &[Cert],
+    allowed_leaf_roles: &[Role],
+    now: SystemTime,
+) -> Result<ValidatedChain, CertError> {
+    verify_chain_for_roles_with(
+        &RustCrypto,
+        leaf,
+        intermediates,
+        trusted_cis,
+        allowed_leaf_roles,
+        now,
+    )
+}
+
+/// As [`verify_chain_for_roles`], with `provider` checking every certificate
+/// signature.
+pub fn verify_chain_for_roles_with(
+    provider: &dyn CryptoProvider,
     leaf: &Cert,
     intermediates: &[Cert],
     trusted_cis: &[Cert],
@@ -1276,7 +1354,7 @@ pub fn verify_chain_for_roles(
             .iter()
             .filter(|c| c.key_identifier() == aki)
             .collect();
-        if let Some((ci, ok)) = pick_issuer(current, &anchors) {
+        if let Some((ci, ok)) = pick_issuer(provider, current, &anchors) {
             signature_ok.push(ok);
             break ci;
         }
@@ -1284,7 +1362,7 @@ pub fn verify_chain_for_roles(
             .iter()
             .filter(|c| c.key_identifier() == aki && !path.iter().any(|p| p.der == c.der))
             .collect();
-        let Some((issuer, ok)) = pick_issuer(current, &next) else {
+        let Some((issuer, ok)) = pick_issuer(provider, current, &next) else {
             return Err(CertError::UnknownCi { aki: aki.to_vec() });
         };
         if issuer.is_self_issued() {
@@ -1363,6 +1441,52 @@ pub fn verify_chain_for_roles(
 // ---------------------------------------------------------------------------
 // DER helpers
 // ---------------------------------------------------------------------------
+
+/// An X.509 ECDSA signature value (DER `ECDSA-Sig-Value ::= SEQUENCE { r
+/// INTEGER, s INTEGER }`) as the plain `r‖s` the crypto providers take, each
+/// left-padded to 32 bytes. `None` unless the input is exactly one DER
+/// SEQUENCE of two positive, minimally encoded INTEGERs of at most 256 bits
+/// (definite short-form lengths, no trailing bytes). Range checks (0 < r, s
+/// < n) are left to the provider's verification.
+pub fn ecdsa_signature_from_der(der: &[u8]) -> Option<[u8; 64]> {
+    // The whole value is at most 2 + 2 × (2 + 33) = 72 bytes, so every DER
+    // length is in short form (< 128); a long form would not be canonical.
+    let (&tag, rest) = der.split_first()?;
+    let (&len, body) = rest.split_first()?;
+    if tag != 0x30 || len >= 0x80 || usize::from(len) != body.len() {
+        return None;
+    }
+    let mut out = [0u8; 64];
+    let (r, rest) = der_positive_integer(body)?;
+    let (s, rest) = der_positive_integer(rest)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    out.get_mut(32 - r.len()..32)?.copy_from_slice(r);
+    out.get_mut(64 - s.len()..)?.copy_from_slice(s);
+    Some(out)
+}
+
+/// One DER INTEGER at the start of `input` that is non-negative, minimally
+/// encoded and at most 32 bytes once its sign octet is dropped: its magnitude
+/// (big-endian, no leading zero unless the value is 0) and the bytes after it.
+fn der_positive_integer(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    let len = usize::from(len);
+    if tag != 0x02 || len == 0 || len >= 0x80 || rest.len() < len {
+        return None;
+    }
+    let (value, after) = rest.split_at(len);
+    let magnitude = match value {
+        // A leading zero only where the next octet would otherwise read as negative.
+        [0x00, next, ..] if next & 0x80 == 0 => return None,
+        [0x00, tail @ ..] if !tail.is_empty() => tail,
+        [first, ..] if first & 0x80 != 0 => return None, // negative
+        _ => value,
+    };
+    (magnitude.len() <= 32).then_some((magnitude, after))
+}
 
 /// The byte range of the tbsCertificate TLV inside a certificate.
 fn raw_tbs_range(cert_der: &[u8]) -> Option<Range<usize>> {

@@ -11,10 +11,14 @@ use der::Encode;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rsp::cert::{
-    authenticate_error, download_error, verify_chain, verify_chain_for_roles, Cert, CertError,
+    authenticate_error, download_error, ecdsa_signature_from_der, verify_chain,
+    verify_chain_for_roles, verify_chain_for_roles_with, verify_chain_with, Cert, CertError,
     ChainLevel, RawOid, Role, ES9_CI_UNKNOWN, ES9_EUICC_EXPIRED, ES9_EUICC_INVALID,
     ES9_EUM_EXPIRED, ES9_EUM_INVALID,
 };
+use rsp::crypto::awslc::AwsLc;
+use rsp::crypto::rustcrypto::RustCrypto;
+use rsp::crypto::CryptoProvider;
 use rsp::keys::EcKey;
 use rsp::pki::{self, oid, DpIdentity, EuiccSpec, EumSpec, Identity, TestCi};
 use x509_cert::builder::profile::BuilderProfile;
@@ -1307,4 +1311,314 @@ fn other_profile_violations_refused() {
     // A CI cannot be validated as a leaf.
     let err = verify_chain(&ci_cert, &[], &cis, Role::Ci, now()).unwrap_err();
     assert_eq!(err, CertError::UnsupportedLeafRole(Role::Ci));
+}
+
+// ---------------------------------------------------------------------------
+// Signature checks through a crypto provider (`*_with`)
+// ---------------------------------------------------------------------------
+
+fn providers() -> [&'static dyn CryptoProvider; 2] {
+    [&RustCrypto, &AwsLc]
+}
+
+/// Every chain the RustCrypto-only functions accept, the provider variants
+/// accept too, with the same result, for RustCrypto and aws-lc-rs.
+#[test]
+fn provider_variants_accept_the_same_chains() {
+    let (id, ci) = minted_pki(20);
+    let (leaf, eum, cis) = euicc_chain(&id);
+    let dp = pki::mint_dp_certs(
+        &ci.ci_key,
+        &ci.ci_cert,
+        &mut rng(21),
+        at(T2024),
+        at(T2099),
+        None,
+        "p.example",
+    )
+    .unwrap();
+    let sgp26 = sgp26().map(|dir| {
+        let id = pki::identity_from_sgp26(&dir, eid(), &mut rng(22), at(T2024), at(T2099)).unwrap();
+        (dir, id)
+    });
+    for p in providers() {
+        let name = p.name();
+        let a = verify_chain(&leaf, &eum, &cis, Role::Euicc, now()).unwrap();
+        let b = verify_chain_with(p, &leaf, &eum, &cis, Role::Euicc, now())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(a.leaf(), b.leaf(), "{name}");
+        assert_eq!(a.intermediates(), b.intermediates(), "{name}");
+        assert_eq!(a.ci(), b.ci(), "{name}");
+        assert_eq!(b.eid(), Some(eid()), "{name}");
+        assert_eq!(b.leaf_public_key(), id.euicc_key.public_key_uncompressed());
+
+        for (der, role) in [
+            (&dp.auth_cert, Role::DpAuth),
+            (&dp.pb_cert, Role::DpPb),
+            (&dp.tls_cert, Role::DpTls),
+        ] {
+            let chain = verify_chain_with(p, &parse(der), &[], &cis, role, now())
+                .unwrap_or_else(|e| panic!("{name} {role}: {e}"));
+            assert_eq!(chain.leaf_role(), role);
+        }
+        let chain = verify_chain_for_roles_with(
+            p,
+            &parse(&dp.auth_cert),
+            &[],
+            &cis,
+            &[Role::DpAuth, Role::DsAuth],
+            now(),
+        )
+        .unwrap();
+        assert_eq!(chain.leaf_role(), Role::DpAuth);
+
+        // Single certificates, the self-signed CI included; an uncompressed
+        // or a compressed issuer key.
+        let ci_cert = &cis[0];
+        let ci_pk = *ci_cert.public_key().unwrap();
+        assert!(ci_cert.verify_signed_by_with(p, &ci_pk), "{name}");
+        assert!(eum[0].verify_signed_by_with(p, &ci_pk), "{name}");
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        let compressed = p256::PublicKey::from_sec1_bytes(&ci_pk)
+            .unwrap()
+            .to_sec1_point(true);
+        assert_eq!(compressed.as_bytes().len(), 33);
+        assert!(eum[0].verify_signed_by_with(p, compressed.as_bytes()));
+        // The wrong key, and keys that are not points.
+        let eum_pk = *eum[0].public_key().unwrap();
+        assert!(!eum[0].verify_signed_by_with(p, &eum_pk), "{name}");
+        assert!(leaf.verify_signed_by_with(p, &eum_pk), "{name}");
+        assert!(!eum[0].verify_signed_by_with(p, &[]), "{name}");
+        assert!(!eum[0].verify_signed_by_with(p, &ci_pk[..64]), "{name}");
+        let mut off_curve = ci_pk;
+        off_curve[64] ^= 1;
+        assert!(!eum[0].verify_signed_by_with(p, &off_curve), "{name}");
+
+        if let Some((dir, sgp_id)) = &sgp26 {
+            let ci = [load(dir, pki::SGP26_CI_CERT)];
+            for (file, role) in [
+                (pki::SGP26_DPAUTH_CERT, Role::DpAuth),
+                (pki::SGP26_DPPB_CERT, Role::DpPb),
+                ("CERT_S_SM_DP2auth_ECDSA_NIST.der", Role::DpAuth),
+                ("CERT_S_SM_DP2pb_ECDSA_NIST.der", Role::DpPb),
+            ] {
+                verify_chain_with(p, &load(dir, file), &[], &ci, role, now())
+                    .unwrap_or_else(|e| panic!("{name} {file}: {e}"));
+            }
+            let (leaf, eum, ci) = euicc_chain(sgp_id);
+            let chain = verify_chain_with(p, &leaf, &eum, &ci, Role::Euicc, now()).unwrap();
+            assert_eq!(hex::encode_upper(chain.ci_pkid()), SGP26_CI_SKI);
+            // A brainpool CI among the trusted ones is skipped by key identifier.
+            let trusted = [load(dir, "CERT_CI_ECDSA_BRP.der"), ci[0].clone()];
+            verify_chain_with(p, &leaf, &eum, &trusted, Role::Euicc, now()).unwrap();
+        }
+    }
+}
+
+/// Tampered signatures and signed bytes are refused by the provider variants
+/// at the right level, as by the RustCrypto-only functions.
+#[test]
+fn provider_variants_refuse_tampered_signatures() {
+    let (id, ci) = minted_pki(23);
+    let cis = [parse(&id.ci_cert)];
+    let dp = pki::mint_dp_certs(
+        &ci.ci_key,
+        &ci.ci_cert,
+        &mut rng(24),
+        at(T2024),
+        at(T2099),
+        None,
+        "t.example",
+    )
+    .unwrap();
+    let leaf_bad = CertError::BadSignature {
+        level: ChainLevel::Leaf,
+    };
+    let mut bad_sig = dp.pb_cert.clone();
+    *bad_sig.last_mut().unwrap() ^= 0x01;
+    let cn = pki::TEST_DP_CN.as_bytes();
+    let mut bad_tbs = dp.auth_cert.clone();
+    let pos = bad_tbs.windows(cn.len()).position(|w| w == cn).unwrap();
+    bad_tbs[pos] ^= 0x20;
+    let mut bad_eum = id.eum_cert.clone();
+    *bad_eum.last_mut().unwrap() ^= 0x01;
+    let mut bad_euicc = id.euicc_cert.clone();
+    *bad_euicc.last_mut().unwrap() ^= 0x01;
+    // A DER signature value that is not well formed (its SEQUENCE tag changed),
+    // so it cannot be converted to r‖s.
+    let mut bad_der = dp.auth_cert.clone();
+    let sig = parse(&dp.auth_cert).signature().to_vec();
+    let at_sig = bad_der.len() - sig.len();
+    assert_eq!(bad_der[at_sig], 0x30);
+    bad_der[at_sig] = 0x31;
+
+    for p in providers() {
+        let name = p.name();
+        let err = verify_chain_with(p, &parse(&bad_sig), &[], &cis, Role::DpPb, now()).unwrap_err();
+        assert_eq!(err, leaf_bad, "{name}");
+        let err =
+            verify_chain_with(p, &parse(&bad_tbs), &[], &cis, Role::DpAuth, now()).unwrap_err();
+        assert_eq!(err, leaf_bad, "{name}");
+        let err =
+            verify_chain_with(p, &parse(&bad_der), &[], &cis, Role::DpAuth, now()).unwrap_err();
+        assert_eq!(err, leaf_bad, "{name}");
+        let err = verify_chain_for_roles_with(
+            p,
+            &parse(&bad_tbs),
+            &[],
+            &cis,
+            &[Role::DpAuth, Role::DsAuth],
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(err, leaf_bad, "{name}");
+        assert_eq!(
+            err.authenticate_error_code(),
+            authenticate_error::INVALID_CERTIFICATE
+        );
+
+        let err = verify_chain_with(
+            p,
+            &parse(&id.euicc_cert),
+            &[parse(&bad_eum)],
+            &cis,
+            Role::Euicc,
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            CertError::BadSignature {
+                level: ChainLevel::Intermediate(0)
+            },
+            "{name}"
+        );
+        assert_eq!(err.authenticate_client_status(), ES9_EUM_INVALID);
+        let err = verify_chain_with(
+            p,
+            &parse(&bad_euicc),
+            &[parse(&id.eum_cert)],
+            &cis,
+            Role::Euicc,
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(err, leaf_bad, "{name}");
+        assert_eq!(err.authenticate_client_status(), ES9_EUICC_INVALID);
+
+        // The single-certificate check agrees.
+        let ci_pk = *cis[0].public_key().unwrap();
+        assert!(parse(&dp.pb_cert).verify_signed_by_with(p, &ci_pk));
+        for der in [&bad_sig, &bad_tbs, &bad_der] {
+            assert!(!parse(der).verify_signed_by_with(p, &ci_pk), "{name}");
+        }
+    }
+}
+
+/// The DER → r‖s conversion: round trips against p256's DER encoding (short
+/// and high-bit integers among them), and malformed encodings are refused.
+#[test]
+fn ecdsa_der_signature_conversion() {
+    let key = rsp::crypto::EcPrivateKey::from_bytes([0x11; 32]);
+    let mut short = 0;
+    let mut high_bit = 0;
+    for i in 0u32..300 {
+        let raw = RustCrypto.sign(&key, &i.to_be_bytes()).unwrap();
+        let der = p256::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
+        assert_eq!(ecdsa_signature_from_der(der.as_bytes()), Some(raw), "{i}");
+        short += usize::from(raw[0] == 0 || raw[32] == 0);
+        high_bit += usize::from(raw[0] & 0x80 != 0);
+    }
+    assert!(short > 0 && high_bit > 0, "{short} {high_bit}");
+
+    // SEQUENCE { INTEGER 1, INTEGER 0x80…(32 bytes) } converts with padding.
+    let mut s = vec![0x00];
+    s.extend([0x80; 32]);
+    let mut der = vec![0x30, 3 + 2 + 33, 0x02, 0x01, 0x01, 0x02, 33];
+    der.extend(&s);
+    let mut expected = [0u8; 64];
+    expected[31] = 1;
+    expected[32..].copy_from_slice(&[0x80; 32]);
+    assert_eq!(ecdsa_signature_from_der(&der), Some(expected));
+
+    let int = |v: &[u8]| {
+        let mut out = vec![0x02, u8::try_from(v.len()).unwrap()];
+        out.extend(v);
+        out
+    };
+    let seq = |parts: &[Vec<u8>]| {
+        let body: Vec<u8> = parts.concat();
+        let mut out = vec![0x30, u8::try_from(body.len()).unwrap()];
+        out.extend(body);
+        out
+    };
+    let one = int(&[1]);
+    assert!(ecdsa_signature_from_der(&seq(&[one.clone(), one.clone()])).is_some());
+    let refused: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("empty SEQUENCE", seq(&[])),
+        ("one INTEGER", seq(std::slice::from_ref(&one))),
+        (
+            "three INTEGERs",
+            seq(&[one.clone(), one.clone(), one.clone()]),
+        ),
+        ("trailing byte", {
+            let mut v = seq(&[one.clone(), one.clone()]);
+            v.push(0);
+            v
+        }),
+        ("trailing byte inside", {
+            let mut body = [one.clone(), one.clone()].concat();
+            body.push(0);
+            let mut v = vec![0x30, u8::try_from(body.len()).unwrap()];
+            v.extend(body);
+            v
+        }),
+        ("SET instead of SEQUENCE", {
+            let mut v = seq(&[one.clone(), one.clone()]);
+            v[0] = 0x31;
+            v
+        }),
+        ("length too long", {
+            let mut v = seq(&[one.clone(), one.clone()]);
+            v[1] += 1;
+            v
+        }),
+        ("long-form length", {
+            let body = [one.clone(), one.clone()].concat();
+            let mut v = vec![0x30, 0x81, u8::try_from(body.len()).unwrap()];
+            v.extend(body);
+            v
+        }),
+        (
+            "OCTET STRING r",
+            seq(&[vec![0x04, 0x01, 0x01], one.clone()]),
+        ),
+        ("empty INTEGER", seq(&[vec![0x02, 0x00], one.clone()])),
+        ("negative r", seq(&[int(&[0x80]), one.clone()])),
+        ("negative s", seq(&[one.clone(), int(&[0xFF, 0x01])])),
+        ("non-minimal 00", seq(&[int(&[0x00, 0x01]), one.clone()])),
+        ("non-minimal 00 00", seq(&[one.clone(), int(&[0x00, 0x00])])),
+        ("33-byte r", seq(&[int(&[0x01; 33]), one.clone()])),
+        ("33-byte s after its sign octet", {
+            let mut v = vec![0x00];
+            v.extend([0x80; 33]);
+            seq(&[one.clone(), int(&v)])
+        }),
+        ("truncated INTEGER", {
+            let mut v = seq(&[one.clone(), int(&[1, 2, 3])]);
+            v.truncate(v.len() - 1);
+            v[1] -= 1;
+            v
+        }),
+    ];
+    for (what, der) in refused {
+        assert_eq!(ecdsa_signature_from_der(&der), None, "{what}");
+    }
+    // Zero is well formed; the providers refuse it when verifying.
+    let zero = seq(&[int(&[0]), one]);
+    assert_eq!(
+        ecdsa_signature_from_der(&zero).map(|v| v[..32] == [0; 32]),
+        Some(true)
+    );
 }

@@ -329,7 +329,8 @@ fn authenticate(
     // 2. CERT.DPauth (or DSauth) chains to that CI, with its role and a supported curve.
     let leaf = Cert::from_der(req.server_certificate.as_bytes())
         .map_err(|e| fail(e.authenticate_error_code(), &e))?;
-    let chain = cert::verify_chain_for_roles(
+    let chain = cert::verify_chain_for_roles_with(
+        state.crypto().as_ref(),
         &leaf,
         &[],
         std::slice::from_ref(ci),
@@ -434,7 +435,8 @@ fn prepare(
         .ok_or_else(|| fail(code::INVALID_CERTIFICATE, &"no usable CI"))?;
     let leaf = Cert::from_der(req.smdp_certificate.as_bytes())
         .map_err(|e| fail(e.download_error_code(), &e))?;
-    let chain = cert::verify_chain(
+    let chain = cert::verify_chain_with(
+        state.crypto().as_ref(),
         &leaf,
         &[],
         std::slice::from_ref(ci),
