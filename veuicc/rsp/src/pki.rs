@@ -510,7 +510,7 @@ pub fn mint_test_pki<R: CryptoRng + ?Sized>(
     not_before: SystemTime,
     not_after: SystemTime,
 ) -> Result<(Identity, TestCi), PkiError> {
-    let eid_str = eid_digits(&eid)?;
+    eid_digits(&eid)?;
     let ci_key = EcKey::generate(rng);
     let ci_cert = mint_ci_cert(
         &ci_key,
@@ -523,43 +523,10 @@ pub fn mint_test_pki<R: CryptoRng + ?Sized>(
         not_before,
         not_after,
     )?;
-    let eum_key = EcKey::generate(rng);
-    let eum_cert = mint_eum_cert(
-        &eum_key.public_key_uncompressed(),
-        &EumSpec {
-            organization: TEST_EUM_ORG,
-            common_name: TEST_EUM_CN,
-            registered_id: oid::TEST_EUM_RID,
-            permitted: Some((TEST_EUM_ORG, &eid_str[..8])),
-        },
-        &ci_key,
-        &ci_cert,
-        rng,
-        not_before,
-        not_after,
-    )?;
-    let euicc_key = EcKey::generate(rng);
-    let euicc_cert = mint_euicc_cert(
-        &euicc_key.public_key_uncompressed(),
-        &EuiccSpec {
-            organization: TEST_EUM_ORG,
-            common_name: TEST_EUICC_CN,
-            eid,
-        },
-        &eum_key,
-        &eum_cert,
-        rng,
-        not_before,
-        not_after,
-    )?;
+    let (identity, eum_key) = mint_under_ci(&ci_key, &ci_cert, eid, rng, not_before, not_after)?;
+    let eum_cert = identity.eum_cert.clone();
     Ok((
-        Identity {
-            eid,
-            euicc_cert,
-            euicc_key,
-            eum_cert: eum_cert.clone(),
-            ci_cert: ci_cert.clone(),
-        },
+        identity,
         TestCi {
             ci_key,
             ci_cert,
