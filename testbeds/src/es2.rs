@@ -214,111 +214,100 @@ pub mod final_profile_status {
 pub mod status_codes {
     use rsp::es9::StatusCode;
 
-    const fn code(
-        subject_code: &'static str,
-        reason_code: &'static str,
-        message: &'static str,
-    ) -> StatusCode {
-        StatusCode {
-            subject_code,
-            reason_code,
-            message,
-        }
-    }
-
     /// Protocol format – Invalid: the JSON body, a member, or an ASN.1 object is malformed.
-    pub const MALFORMED_REQUEST: StatusCode = code("1.3.1", "2.1", "The request is malformed");
+    pub const MALFORMED_REQUEST: StatusCode =
+        StatusCode::new("1.3.1", "2.1", "The request is malformed");
     /// Protocol version – Unsupported (X-Admin-Protocol).
-    pub const UNSUPPORTED_PROTOCOL: StatusCode = code(
+    pub const UNSUPPORTED_PROTOCOL: StatusCode = StatusCode::new(
         "1.3.2",
         "3.1",
         "The X-Admin-Protocol version is not supported",
     );
     /// Function – Unsupported (unknown path or method).
     pub const UNSUPPORTED_FUNCTION: StatusCode =
-        code("1.6", "3.1", "The function is not supported");
+        StatusCode::new("1.6", "3.1", "The function is not supported");
     /// Function provider – Execution error (an internal failure of the SM-DP+).
     pub const EXECUTION_ERROR: StatusCode =
-        code("1.2", "4.2", "The SM-DP+ failed to execute the function");
+        StatusCode::new("1.2", "4.2", "The SM-DP+ failed to execute the function");
 
     /// EID – Invalid.
-    pub const EID_INVALID: StatusCode = code("8.1.1", "2.1", "The EID is invalid");
+    pub const EID_INVALID: StatusCode = StatusCode::new("8.1.1", "2.1", "The EID is invalid");
     /// EID – Mandatory element missing (empty matching ID without an EID).
-    pub const EID_MISSING: StatusCode = code(
+    pub const EID_MISSING: StatusCode = StatusCode::new(
         "8.1.1",
         "2.2",
         "The EID is missing in the context of this order",
     );
     /// EID – Invalid association.
-    pub const EID_MISMATCH: StatusCode = code(
+    pub const EID_MISMATCH: StatusCode = StatusCode::new(
         "8.1.1",
         "3.10",
         "A different EID is already associated with this ICCID",
     );
     /// Profile ICCID – Invalid.
-    pub const ICCID_INVALID: StatusCode = code("8.2.1", "2.1", "The ICCID is invalid");
+    pub const ICCID_INVALID: StatusCode = StatusCode::new("8.2.1", "2.1", "The ICCID is invalid");
     /// Profile ICCID – Mandatory element missing (cancelOrder).
-    pub const ICCID_OR_STATUS_MISSING: StatusCode = code(
+    pub const ICCID_OR_STATUS_MISSING: StatusCode = StatusCode::new(
         "8.2.1",
         "2.2",
         "The ICCID or the finalProfileStatusIndicator is missing or invalid",
     );
     /// Profile ICCID – Already in use.
-    pub const ICCID_NOT_AVAILABLE: StatusCode = code(
+    pub const ICCID_NOT_AVAILABLE: StatusCode = StatusCode::new(
         "8.2.1",
         "3.3",
         "The Profile identified by the provided ICCID is not available",
     );
     /// Profile ICCID – Invalid transition.
-    pub const INVALID_TRANSITION: StatusCode = code(
+    pub const INVALID_TRANSITION: StatusCode = StatusCode::new(
         "8.2.1",
         "3.5",
         "The target Profile cannot be released or changed in its current state",
     );
     /// Profile ICCID – Unknown.
-    pub const ICCID_UNKNOWN: StatusCode = code(
+    pub const ICCID_UNKNOWN: StatusCode = StatusCode::new(
         "8.2.1",
         "3.9",
         "The Profile identified by this ICCID is unknown to the SM-DP+",
     );
     /// Profile type – Mandatory element missing.
-    pub const PROFILE_TYPE_MISSING: StatusCode = code(
+    pub const PROFILE_TYPE_MISSING: StatusCode = StatusCode::new(
         "8.2.5",
         "2.2",
         "Neither an ICCID nor a Profile Type is given",
     );
     /// Profile type – Unavailable.
-    pub const PROFILE_TYPE_EXHAUSTED: StatusCode = code(
+    pub const PROFILE_TYPE_EXHAUSTED: StatusCode = StatusCode::new(
         "8.2.5",
         "3.7",
         "No more Profile available for the requested Profile Type",
     );
     /// Profile type – Refused.
-    pub const PROFILE_TYPE_MISMATCH: StatusCode = code(
+    pub const PROFILE_TYPE_MISMATCH: StatusCode = StatusCode::new(
         "8.2.5",
         "3.8",
         "The Profile Type is not that of the Profile identified by the ICCID",
     );
     /// Profile type – Unknown.
     pub const PROFILE_TYPE_UNKNOWN: StatusCode =
-        code("8.2.5", "3.9", "The Profile Type is unknown to the SM-DP+");
+        StatusCode::new("8.2.5", "3.9", "The Profile Type is unknown to the SM-DP+");
     /// Matching ID – Invalid.
     pub const MATCHING_ID_INVALID: StatusCode =
-        code("8.2.6", "2.1", "The Matching ID is not valid");
+        StatusCode::new("8.2.6", "2.1", "The Matching ID is not valid");
     /// Matching ID – Already in use.
-    pub const MATCHING_ID_IN_USE: StatusCode = code(
+    pub const MATCHING_ID_IN_USE: StatusCode = StatusCode::new(
         "8.2.6",
         "3.3",
         "The Matching ID is already in use at the SM-DP+",
     );
     /// Matching ID – Invalid association.
-    pub const MATCHING_ID_MISMATCH: StatusCode = code(
+    pub const MATCHING_ID_MISMATCH: StatusCode = StatusCode::new(
         "8.2.6",
         "3.10",
         "A different Matching ID is associated with this ICCID",
     );
     /// SM-DS – Inaccessible (event registration is not supported by this SM-DP+).
-    pub const SMDS_INACCESSIBLE: StatusCode = code(
+    pub const SMDS_INACCESSIBLE: StatusCode = StatusCode::new(
         "8.9",
         "5.1",
         "The SM-DS is not reachable (event registration is not supported)",

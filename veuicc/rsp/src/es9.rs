@@ -364,6 +364,19 @@ pub struct StatusCode {
 }
 
 impl StatusCode {
+    /// A status code from its subject code, reason code and description.
+    pub const fn new(
+        subject_code: &'static str,
+        reason_code: &'static str,
+        message: &'static str,
+    ) -> StatusCode {
+        StatusCode {
+            subject_code,
+            reason_code,
+            message,
+        }
+    }
+
     /// The `statusCodeData` object for this code, with the description as `message`.
     pub fn data(self) -> StatusCodeData {
         StatusCodeData {
@@ -380,36 +393,25 @@ impl StatusCode {
 pub mod status_codes {
     use super::StatusCode;
 
-    const fn code(
-        subject_code: &'static str,
-        reason_code: &'static str,
-        message: &'static str,
-    ) -> StatusCode {
-        StatusCode {
-            subject_code,
-            reason_code,
-            message,
-        }
-    }
-
     // --- §5.6.1 InitiateAuthentication ---------------------------------------------------
 
     /// §5.6.1: SM-DP+ Address – Refused.
-    pub const INVALID_SMDP_ADDRESS: StatusCode = code("8.8.1", "3.8", "Invalid SM-DP+ Address");
+    pub const INVALID_SMDP_ADDRESS: StatusCode =
+        StatusCode::new("8.8.1", "3.8", "Invalid SM-DP+ Address");
     /// §5.6.1: Security configuration – Unsupported.
-    pub const CI_PKID_NOT_SUPPORTED: StatusCode = code(
+    pub const CI_PKID_NOT_SUPPORTED: StatusCode = StatusCode::new(
         "8.8.2",
         "3.1",
         "None of the proposed Public Key Identifiers is supported by the SM-DP+",
     );
     /// §5.6.1: Specification version number – Unsupported.
-    pub const SVN_NOT_SUPPORTED: StatusCode = code(
+    pub const SVN_NOT_SUPPORTED: StatusCode = StatusCode::new(
         "8.8.3",
         "3.1",
         "The Specification Version Number indicated by the eUICC is not supported by the SM-DP+",
     );
     /// §5.6.1: SM-DP+ certificate – Unavailable.
-    pub const NO_DPAUTH_CERTIFICATE: StatusCode = code(
+    pub const NO_DPAUTH_CERTIFICATE: StatusCode = StatusCode::new(
         "8.8.4",
         "3.7",
         "The SM-DP+ has no CERT.DPauth.ECDSA signed by one of the CI Public Keys supported by the eUICC",
@@ -418,61 +420,61 @@ pub mod status_codes {
     // --- §5.6.3 AuthenticateClient (some also in §5.6.2 / §5.6.5) ----------------------------
 
     /// §5.6.2, §5.6.3, §5.6.5: eUICC – Verification failed.
-    pub const EUICC_SIGNATURE_INVALID: StatusCode = code(
+    pub const EUICC_SIGNATURE_INVALID: StatusCode = StatusCode::new(
         "8.1",
         "6.1",
         "eUICC signature is invalid or serverChallenge is invalid",
     );
     /// §5.6.3: eUICC – Insufficient memory.
-    pub const INSUFFICIENT_MEMORY: StatusCode = code(
+    pub const INSUFFICIENT_MEMORY: StatusCode = StatusCode::new(
         "8.1",
         "4.8",
         "eUICC does not have sufficient space for this Profile",
     );
     /// §5.6.3: EID – Refused.
     pub const EID_REFUSED: StatusCode =
-        code("8.1.1", "3.8", "EID doesn't match the expected value");
+        StatusCode::new("8.1.1", "3.8", "EID doesn't match the expected value");
     /// §5.6.3: EUM certificate – Verification failed.
     pub const EUM_CERTIFICATE_INVALID: StatusCode =
-        code("8.1.2", "6.1", "EUM Certificate is invalid");
+        StatusCode::new("8.1.2", "6.1", "EUM Certificate is invalid");
     /// §5.6.3: EUM certificate – Expired.
     pub const EUM_CERTIFICATE_EXPIRED: StatusCode =
-        code("8.1.2", "6.3", "EUM Certificate has expired");
+        StatusCode::new("8.1.2", "6.3", "EUM Certificate has expired");
     /// §5.6.3: eUICC certificate – Verification failed.
     pub const EUICC_CERTIFICATE_INVALID: StatusCode =
-        code("8.1.3", "6.1", "eUICC Certificate is invalid");
+        StatusCode::new("8.1.3", "6.1", "eUICC Certificate is invalid");
     /// §5.6.3: eUICC certificate – Expired.
     pub const EUICC_CERTIFICATE_EXPIRED: StatusCode =
-        code("8.1.3", "6.3", "eUICC Certificate has expired");
+        StatusCode::new("8.1.3", "6.3", "eUICC Certificate has expired");
     /// §5.6.3: Profile – Not allowed (not yet released).
     pub const PROFILE_NOT_RELEASED: StatusCode =
-        code("8.2", "1.2", "Profile has not yet been released");
+        StatusCode::new("8.2", "1.2", "Profile has not yet been released");
     /// §5.6.3: Profile type – No eligible profile.
     pub const NO_ELIGIBLE_PROFILE: StatusCode =
-        code("8.2.5", "4.3", "No eligible Profile for this eUICC/Device");
+        StatusCode::new("8.2.5", "4.3", "No eligible Profile for this eUICC/Device");
     /// §5.6.3: MatchingID – Refused.
-    pub const MATCHING_ID_REFUSED: StatusCode = code(
+    pub const MATCHING_ID_REFUSED: StatusCode = StatusCode::new(
         "8.2.6",
         "3.8",
         "MatchingID (AC_Token or EventID) is refused",
     );
     /// §5.6.3, §5.6.2: Download order – Time to live expired.
     pub const DOWNLOAD_ORDER_EXPIRED: StatusCode =
-        code("8.8.5", "4.10", "The Download order has expired");
+        StatusCode::new("8.8.5", "4.10", "The Download order has expired");
     /// §5.6.3: Download order – Maximum number of retries exceeded.
-    pub const DOWNLOAD_ORDER_RETRIES_EXCEEDED: StatusCode = code(
+    pub const DOWNLOAD_ORDER_RETRIES_EXCEEDED: StatusCode = StatusCode::new(
         "8.8.5",
         "6.4",
         "The maximum number of retries for the Profile download order has been exceeded",
     );
     /// §5.6.2, §5.6.3, §5.6.5: TransactionId – Unknown.
-    pub const TRANSACTION_ID_UNKNOWN: StatusCode = code(
+    pub const TRANSACTION_ID_UNKNOWN: StatusCode = StatusCode::new(
         "8.10.1",
         "3.9",
         "The RSP session identified by the TransactionID is unknown",
     );
     /// §5.6.3: CI public key – Unknown.
-    pub const CI_PK_UNKNOWN: StatusCode = code(
+    pub const CI_PK_UNKNOWN: StatusCode = StatusCode::new(
         "8.11.1",
         "3.9",
         "Unknown CI Public Key. The CI used by the EUM Certificate is not a trusted root",
@@ -482,15 +484,15 @@ pub mod status_codes {
 
     /// §5.6.2: Profile – BPP not available for a new binding.
     pub const BPP_NOT_AVAILABLE: StatusCode =
-        code("8.2", "3.7", "BPP is not available for a new binding");
+        StatusCode::new("8.2", "3.7", "BPP is not available for a new binding");
     /// §5.6.2: Confirmation code – Mandatory element missing.
     pub const CONFIRMATION_CODE_MISSING: StatusCode =
-        code("8.2.7", "2.2", "Confirmation Code is missing");
+        StatusCode::new("8.2.7", "2.2", "Confirmation Code is missing");
     /// §5.6.2: Confirmation code – Refused.
     pub const CONFIRMATION_CODE_REFUSED: StatusCode =
-        code("8.2.7", "3.8", "Confirmation Code is refused");
+        StatusCode::new("8.2.7", "3.8", "Confirmation Code is refused");
     /// §5.6.2: Confirmation code – Maximum number of retries exceeded.
-    pub const CONFIRMATION_CODE_RETRIES_EXCEEDED: StatusCode = code(
+    pub const CONFIRMATION_CODE_RETRIES_EXCEEDED: StatusCode = StatusCode::new(
         "8.2.7",
         "6.4",
         "The maximum number of retries for the Confirmation Code has been exceeded",
@@ -500,7 +502,7 @@ pub mod status_codes {
 
     /// §5.6.5: SM-DP+ – Invalid association (the smdpOid does not match CERT.DPauth).
     pub const INVALID_SMDP_OID: StatusCode =
-        code("8.8", "3.10", "The provided SM-DP+ OID is invalid");
+        StatusCode::new("8.8", "3.10", "The provided SM-DP+ OID is invalid");
 
     /// Every code above, for look-ups by subject and reason.
     pub const ALL: &[StatusCode] = &[
