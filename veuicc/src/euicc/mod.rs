@@ -9,7 +9,7 @@
 pub mod records;
 mod state;
 
-pub use state::{EuiccState, LifecycleError, ProfileId, SeedOptions};
+pub use state::{EuiccState, LifecycleError, LifecycleEvent, ProfileId, SeedOptions};
 
 use crate::apdu::{Class, Command, Response, Sw};
 use crate::card::{default_atr, CardCore};

@@ -106,7 +106,23 @@ pub struct EuiccState {
     /// The profile download session (volatile: cleared on power off and reset).
     download: Download,
     rng: ChaCha20Rng,
+    /// Lifecycle events committed since the last [`EuiccState::take_events`] (bounded).
+    events: Vec<LifecycleEvent>,
 }
+
+/// A profile lifecycle change the card has committed (the events seam of
+/// `docs/ARCHITECTURE.md`): the modem turns them into a SIM refresh and the IMEI binding engine
+/// re-evaluates on them. ICCIDs are as stored (nibble-swapped BCD, 10 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LifecycleEvent {
+    Installed { iccid: Vec<u8> },
+    Enabled { iccid: Vec<u8> },
+    Disabled { iccid: Vec<u8> },
+    Deleted { iccid: Vec<u8> },
+}
+
+/// Events kept for a consumer that never drains them; older ones are dropped first.
+const MAX_PENDING_EVENTS: usize = 256;
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, v: &[u8]) -> Result<T, LifecycleError> {
     serde_json::from_slice(v).map_err(|e| LifecycleError::Corrupt(what.to_string(), e.to_string()))
@@ -174,6 +190,7 @@ impl EuiccState {
             challenge: None,
             download: Download::default(),
             rng: ChaCha20Rng::from_seed(seed),
+            events: Vec::new(),
         };
         let enabled: Vec<Vec<u8>> = s
             .profiles
@@ -207,6 +224,18 @@ impl EuiccState {
     }
 
     /// The crypto provider in use.
+    /// Takes the lifecycle events committed since the last call, oldest first.
+    pub fn take_events(&mut self) -> Vec<LifecycleEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn push_event(&mut self, e: LifecycleEvent) {
+        if self.events.len() >= MAX_PENDING_EVENTS {
+            self.events.remove(0);
+        }
+        self.events.push(e);
+    }
+
     pub fn crypto(&self) -> &Arc<dyn CryptoProvider> {
         &self.crypto
     }
@@ -457,6 +486,9 @@ impl EuiccState {
         b.put(Tree::Packages, rec.iccid.clone(), package);
         self.commit_notification_in(pir, b)?;
         info!(iccid = %iccid_digits(&rec.iccid), "profile installed");
+        self.push_event(LifecycleEvent::Installed {
+            iccid: rec.iccid.clone(),
+        });
         self.profiles.insert(rec.iccid.clone(), rec);
         Ok(())
     }
@@ -541,6 +573,12 @@ impl EuiccState {
             return Err(e.into());
         }
         for r in updated {
+            let iccid = r.iccid.clone();
+            self.push_event(if r.state == ProfileState::Enabled {
+                LifecycleEvent::Enabled { iccid }
+            } else {
+                LifecycleEvent::Disabled { iccid }
+            });
             self.profiles.insert(r.iccid.clone(), r);
         }
         for n in new_notes {
@@ -570,6 +608,9 @@ impl EuiccState {
             return Err(e.into());
         }
         info!(iccid = %iccid_digits(&t.iccid), "profile disabled");
+        self.push_event(LifecycleEvent::Disabled {
+            iccid: t.iccid.clone(),
+        });
         self.profiles.insert(t.iccid.clone(), t);
         if let Some(n) = note {
             self.notifications.insert(n.seq, n);
@@ -596,6 +637,9 @@ impl EuiccState {
             return Err(e.into());
         }
         info!(iccid = %iccid_digits(&t.iccid), "profile deleted");
+        self.push_event(LifecycleEvent::Deleted {
+            iccid: t.iccid.clone(),
+        });
         self.profiles.remove(&t.iccid);
         if let Some(n) = note {
             self.notifications.insert(n.seq, n);
@@ -680,7 +724,9 @@ impl EuiccState {
             self.profiles.remove(v);
             if self.active.as_ref().is_some_and(|a| &a.iccid == v) {
                 self.active = None;
+                self.push_event(LifecycleEvent::Disabled { iccid: v.clone() });
             }
+            self.push_event(LifecycleEvent::Deleted { iccid: v.clone() });
         }
         info!(deleted = victims.len(), "eUICC memory reset");
         Ok(())
@@ -749,6 +795,9 @@ impl EuiccState {
         self.store.commit(b)?;
         drop(uicc.drain_changes());
         self.profiles.insert(iccid.clone(), rec);
+        self.push_event(LifecycleEvent::Installed {
+            iccid: iccid.clone(),
+        });
         info!(iccid = %iccid_digits(&iccid), "profile seeded");
         if opts.enable {
             self.enable(&ProfileId::Iccid(iccid.clone()))?;
@@ -771,10 +820,15 @@ impl EuiccState {
         }
         b.delete(Tree::Meta, b"config".to_vec());
         self.store.commit(b)?;
-        self.profiles.clear();
         self.notifications.clear();
         self.config = EuiccConfig::default();
-        self.active = None;
+        if let Some(a) = self.active.take() {
+            self.push_event(LifecycleEvent::Disabled { iccid: a.iccid });
+        }
+        let gone: Vec<Vec<u8>> = std::mem::take(&mut self.profiles).into_keys().collect();
+        for iccid in gone {
+            self.push_event(LifecycleEvent::Deleted { iccid });
+        }
         Ok(())
     }
 
