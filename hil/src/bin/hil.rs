@@ -1,9 +1,11 @@
-//! `hil`: talk to an eUICC through PC/SC (virtual or real) or in-process. See docs/hil.md.
+//! `hil`: talk to an eUICC through PC/SC (virtual or real), a modem's AT port, or in-process.
+//! See docs/hil.md.
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use hil::client::{iccid_digits, imsi_digits, Client};
 use hil::lpa::{self, DownloadParams, HttpsEs9, HttpsOptions, NotificationDelivery, Progress};
+use hil::transport::at::{AtModem, AtOptions};
 use hil::transport::{self, ApduTransport, InProcess, Pcsc};
 use serde_json::json;
 use std::path::PathBuf;
@@ -13,15 +15,22 @@ use std::time::{Duration, Instant};
 #[command(
     name = "hil",
     version,
-    about = "Drive an eUICC over PC/SC or in-process"
+    about = "Drive an eUICC over PC/SC, a modem's AT port, or in-process"
 )]
 struct Cli {
     /// PC/SC reader to use: the first whose name contains this text.
     #[arg(long, global = true, default_value = "")]
     reader: String,
     /// Use the card in this veuicc state directory in-process instead of PC/SC.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "at")]
     state: Option<PathBuf>,
+    /// Reach the eUICC through a modem's AT port instead of PC/SC: a serial device or PTY
+    /// path, unix:PATH, unix:@NAME or tcp:HOST:PORT.
+    #[arg(long, global = true, value_name = "DEVICE|unix:PATH|tcp:HOST:PORT")]
+    at: Option<String>,
+    /// With --at: carry APDUs with AT+CCHO/AT+CGLA (cgla) or AT+CSIM with MANAGE CHANNEL (csim).
+    #[arg(long, global = true, default_value = "cgla", value_parser = ["cgla", "csim"])]
+    at_mode: String,
     /// Use a logical channel for ES10 (as LPAs do) instead of the basic channel.
     #[arg(long, global = true)]
     channel: bool,
@@ -184,13 +193,18 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
-    let (t, atr): (Box<dyn ApduTransport>, Vec<u8>) = match &cli.state {
-        Some(dir) => {
+    let (t, atr): (Box<dyn ApduTransport>, Vec<u8>) = match (&cli.state, &cli.at) {
+        (_, Some(spec)) => {
+            let opts = AtOptions::default().with_mode(cli.at_mode.parse()?);
+            // A modem does not show the card's ATR.
+            (Box::new(AtModem::connect(spec, opts)?), Vec::new())
+        }
+        (Some(dir), None) => {
             let card = veuicc::statedir::open(dir)?;
             let atr = veuicc::card::CardCore::atr(&card);
             (Box::new(InProcess::new(card)), atr)
         }
-        None => {
+        (None, None) => {
             let p = Pcsc::connect(&cli.reader)?;
             let atr = p.atr()?;
             (Box::new(p), atr)

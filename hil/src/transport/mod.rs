@@ -1,4 +1,10 @@
 //! APDU transports: "send this command APDU, return the response APDU".
+//!
+//! Backends: [`InProcess`] (a card core in this process), [`Pcsc`] (any PC/SC reader) and
+//! [`at::AtModem`] (a modem's AT port: `+CCHO`/`+CGLA` or `+CSIM`, over a serial device, a PTY,
+//! a Unix socket or TCP).
+
+pub mod at;
 
 use std::ffi::CString;
 use std::sync::{Arc, Mutex};
@@ -15,6 +21,8 @@ pub enum TransportError {
     ShortResponse(usize),
     #[error("the card is unavailable: {0}")]
     Card(String),
+    #[error(transparent)]
+    At(#[from] at::AtError),
 }
 
 /// Something that carries APDUs to a card.
