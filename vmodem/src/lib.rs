@@ -20,5 +20,6 @@ pub mod error;
 pub mod modem;
 pub mod pty;
 pub mod quirks;
+pub mod server;
 pub mod transcript;
 pub mod v250;
