@@ -394,6 +394,16 @@ impl EuiccState {
         self.find(id)
     }
 
+    /// The unprotected SAIP package an installed profile was built from (ICCID in EF.ICCID
+    /// form), as stored. The virtual modem's simulated network provisions its subscriber
+    /// database (IMSI, K, OPc) from it, as the operator that made the profile would have.
+    pub fn profile_package(&self, iccid: &[u8]) -> Result<Option<Vec<u8>>, LifecycleError> {
+        if !self.profiles.contains_key(iccid) {
+            return Ok(None);
+        }
+        Ok(self.store.get(Tree::Packages, iccid)?)
+    }
+
     /// Whether a profile with this ICCID (EF.ICCID form) is installed.
     pub(crate) fn has_iccid(&self, iccid: &[u8]) -> bool {
         self.profiles.contains_key(iccid)
