@@ -84,6 +84,52 @@ pub enum ControlRequest {
     },
     /// Everything persistent and volatile of the modem as JSON (for assertions and bug reports).
     Snapshot,
+    /// Sets the credentials the simulated network's HSS holds for an IMSI (replacing the ones
+    /// provisioned from the cards' SAIP packages), e.g. to make them mismatch the card. Keys are
+    /// hex; give `opc`, or `op_key` (OP) to have OPc derived (Milenage). Persisted.
+    SetSubscriber {
+        imsi: String,
+        k: String,
+        #[serde(default)]
+        opc: Option<String>,
+        #[serde(default)]
+        op_key: Option<String>,
+        /// `milenage` or `test_algorithm` (default: the TS 34.108 test algorithm).
+        #[serde(default)]
+        algorithm: Option<crate::device::aka::Algorithm>,
+        /// The HSS's current SQN (48 bits; default 0).
+        #[serde(default)]
+        sqn: Option<u64>,
+    },
+    /// Installs a profile from an unprotected SAIP package file on the virtual eUICC (test
+    /// seeding without an SM-DP+); the HSS learns its credentials. `enable` enables it as an
+    /// LPA would (with SIM refresh when the eUICC is in the active slot).
+    AddProfile {
+        package: std::path::PathBuf,
+        #[serde(default)]
+        enable: bool,
+    },
+    /// Network behaviour: roaming (`<stat>` 5), registration of IMSIs the HSS does not know
+    /// (`accept_unknown`, e.g. real cards in PC/SC readers), automatic registration, the
+    /// serving PLMN (empty: the SIM's home PLMN), and the delays of the procedure in ms.
+    SetNetwork {
+        #[serde(default)]
+        roaming: Option<bool>,
+        #[serde(default)]
+        accept_unknown: Option<bool>,
+        #[serde(default)]
+        auto_register: Option<bool>,
+        #[serde(default)]
+        plmn: Option<String>,
+        #[serde(default)]
+        search_ms: Option<u64>,
+        #[serde(default)]
+        register_ms: Option<u64>,
+        #[serde(default)]
+        sim_ready_ms: Option<u64>,
+    },
+    /// Detaches and registers again (a fresh AKA run), e.g. after `set_subscriber`.
+    Reregister,
 }
 
 fn one() -> u32 {

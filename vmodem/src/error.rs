@@ -142,6 +142,60 @@ impl CmeError {
     }
 }
 
+impl CmeError {
+    /// Every code, for lookups by number.
+    pub const ALL: [CmeError; 40] = {
+        use CmeError::*;
+        [
+            PhoneFailure,
+            NoConnection,
+            OperationNotAllowed,
+            OperationNotSupported,
+            PhSimPinRequired,
+            SimNotInserted,
+            SimPinRequired,
+            SimPukRequired,
+            SimFailure,
+            SimBusy,
+            SimWrong,
+            IncorrectPassword,
+            SimPin2Required,
+            SimPuk2Required,
+            MemoryFull,
+            InvalidIndex,
+            NotFound,
+            MemoryFailure,
+            TextTooLong,
+            InvalidCharacters,
+            DialStringTooLong,
+            InvalidDialString,
+            NoNetworkService,
+            NetworkTimeout,
+            NetworkNotAllowedEmergencyOnly,
+            IncorrectParameters,
+            CommandDisabled,
+            Aborted,
+            UnexpectedDataValue,
+            SystemFailure,
+            DataMissing,
+            Unknown,
+            ImeiNotAccepted,
+            IllegalMe,
+            PsServicesNotAllowed,
+            PlmnNotAllowed,
+            MissingOrUnknownApn,
+            ServiceOptionNotSubscribed,
+            UnspecifiedGprsError,
+            PdpAuthenticationFailure,
+        ]
+    };
+
+    /// The error with numeric code `code`, if this modem knows it.
+    pub fn from_code(code: u16) -> Option<CmeError> {
+        CmeError::ALL.into_iter().find(|e| e.code() == code)
+    }
+}
+
 /// Why a command failed. Mapped to the final result code in exactly one place
 /// ([`crate::v250::format`]): `Cme` follows `+CMEE` (0 → `ERROR`, 1 → `+CME ERROR: <n>`,
 /// 2 → `+CME ERROR: <text>`), `Cms` is always `+CMS ERROR: <n>` (TS 27.005 §3.2.5), and
@@ -163,5 +217,18 @@ pub enum CmdError {
 impl From<CmeError> for CmdError {
     fn from(e: CmeError) -> Self {
         CmdError::Cme(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_code_finds_every_listed_error() {
+        for e in CmeError::ALL {
+            assert_eq!(CmeError::from_code(e.code()), Some(e));
+        }
+        assert_eq!(CmeError::from_code(9999), None);
     }
 }

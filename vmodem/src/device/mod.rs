@@ -1,0 +1,1250 @@
+//! The device model behind the AT ports: SIM slots (virtual eUICC, plain UICC, PC/SC card,
+//! empty), the active slot's SIM state, two IMEIs, the simulated network with its HSS, PDP
+//! contexts. Sans-IO: time comes in as `now`, randomness from a seeded generator.
+//!
+//! Changes the ports must hear about are queued as [`DevEvent`]s; the modem turns them into
+//! URCs per port (each port's `+CREG` `<n>` etc.).
+
+pub mod aka;
+pub mod imei;
+pub mod network;
+pub mod pcsc;
+pub mod sim;
+pub mod slots;
+pub mod state;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use tracing::{debug, info, warn};
+use veuicc::euicc::{LifecycleEvent, ISDR_AID};
+use veuicc::profile::saip::{parse_package, ProfilePackage};
+
+use crate::config::{ModemConfig, SlotConfig};
+use crate::control::Domain;
+use crate::error::CmeError;
+use aka::{Hss, Subscriber};
+use imei::{Imei, ImeiError, Svn};
+use network::{stat, Network, Radio, RegPhase, Timing};
+use sim::{AuthAnswer, PinStatus, SimInfo, SimRead};
+use slots::{BuildCtx, Card};
+use state::{ModemRecord, StateError, StateStore, FORMAT_VERSION};
+
+/// Why the device could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("slot {0}: {1}")]
+    Slot(u8, String),
+}
+
+/// Options that are not part of the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceOptions {
+    pub timing: Timing,
+    /// Seeds the network's RAND generator (`None`: from the OS).
+    pub seed: Option<[u8; 32]>,
+}
+
+/// The SIM of the active slot, as the MT sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimState {
+    /// No card in the active slot.
+    Absent,
+    /// Card being (re-)read after power-up, insertion or refresh; ready at the instant (`None`:
+    /// at the next poll).
+    Initialising(Option<Instant>),
+    /// PIN1 (or PUK) needed before the USIM can be used.
+    Locked(PinStatus, SimInfo),
+    Ready(SimInfo),
+    /// The card does not work (PC/SC errors, unreadable).
+    Failure(String),
+}
+
+/// SIM state changes the ports announce (vendor URCs per quirk profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimEvent {
+    NotReady,
+    Ready,
+    /// Ready except for PIN1 / PUK.
+    Locked(PinStatus),
+    Removed,
+}
+
+/// Something the ports must be told about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevEvent {
+    Sim(SimEvent),
+    /// A registration state change of one domain, with the state at that moment.
+    Registration {
+        domain: Domain,
+        stat: u8,
+        cause: Option<u8>,
+    },
+    /// Signal or service indicators changed (`+CIEV`).
+    Indicators,
+    /// A line for one port (by name) or for all.
+    Raw {
+        line: String,
+        port: Option<String>,
+    },
+}
+
+/// One PDP context (TS 27.007 `+CGDCONT`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PdpContext {
+    pub cid: u8,
+    pub pdp_type: String,
+    pub apn: String,
+    pub active: bool,
+}
+
+/// The result of the last network authentication, for status and tests.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthResult {
+    Success,
+    ResMismatch,
+    MacFailure,
+    SyncFailure,
+    UnknownSubscriber,
+    AcceptedUnknown,
+    CardError(u16),
+}
+
+/// A slot: its configuration and its card (or why it has none).
+#[derive(Debug)]
+pub struct Slot {
+    pub cfg: SlotConfig,
+    pub card: Option<Card>,
+    pub error: Option<String>,
+}
+
+/// The device.
+#[derive(Debug)]
+pub struct Device {
+    name: String,
+    state_dir: Option<PathBuf>,
+    store: StateStore,
+    slots: Vec<Slot>,
+    config_slots: Vec<SlotConfig>,
+    config_network: crate::config::NetworkConfig,
+    /// 0-based index of the active slot.
+    active: usize,
+    imeis: [Imei; 2],
+    svn: Svn,
+    sim: SimState,
+    pub net: Network,
+    hss: Hss,
+    overrides: Vec<Subscriber>,
+    cfun: u8,
+    /// Logical channels opened with `+CCHO` (session id = channel number).
+    sessions: BTreeSet<u8>,
+    rng: ChaCha20Rng,
+    events: Vec<DevEvent>,
+    pub contexts: Vec<PdpContext>,
+    /// A data call is up (`ATD*99#` → `CONNECT`).
+    pub data_call: bool,
+    /// `+CPMS` memories.
+    pub sms_mem: [String; 3],
+    last_auth: Option<AuthResult>,
+}
+
+/// `ICCID` digits → EF.ICCID form (nibble-swapped BCD, F-padded to 10 bytes).
+pub fn iccid_to_ef(digits: &str) -> Option<Vec<u8>> {
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut nibbles: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
+    nibbles.resize(20, 0x0F);
+    Some(nibbles.chunks(2).map(|p| (p[1] << 4) | p[0]).collect())
+}
+
+/// The IMSI of the USIM of a package (EF.IMSI content in the package file system).
+pub fn package_imsi(pkg: &ProfilePackage) -> Option<String> {
+    let aid = pkg.usim_aid.as_deref()?;
+    let adf = pkg.fs.adf_by_aid(aid)?;
+    let ef = pkg.fs.child_by_fid(adf, 0x6F07, false)?;
+    let (_, _, content) = pkg.fs.ef(ef)?;
+    sim::decode_imsi(content)
+}
+
+fn default_active(slots: &[SlotConfig]) -> usize {
+    slots
+        .iter()
+        .position(|s| *s != SlotConfig::Empty)
+        .unwrap_or(0)
+}
+
+impl Device {
+    /// Builds the device of `cfg`, restoring its persistent record if there is one.
+    pub fn open(cfg: &ModemConfig, opts: &DeviceOptions) -> Result<Device, DeviceError> {
+        let store = match &cfg.state_dir {
+            Some(d) => StateStore::open(d)?,
+            None => StateStore::memory(),
+        };
+        let rec = store.load()?;
+        let mut imeis = Vec::new();
+        for s in &cfg.imei {
+            imeis.push(Imei::parse(s).map_err(|e| DeviceError::Config(e.to_string()))?);
+        }
+        let mut svn = match &cfg.svn {
+            Some(s) => Svn::parse(s).map_err(|e| DeviceError::Config(e.to_string()))?,
+            None => Svn::default(),
+        };
+        let mut slot_cfgs = cfg.slots.clone();
+        if slot_cfgs.is_empty() {
+            slot_cfgs.push(SlotConfig::Empty);
+        }
+        let mut radio = Radio::from_config(&cfg.network);
+        let mut active = default_active(&slot_cfgs);
+        let mut overrides = Vec::new();
+        let mut sqns = Vec::new();
+        if let Some(r) = rec {
+            imeis = r.imeis;
+            svn = r.svn;
+            if r.config_slots == slot_cfgs {
+                slot_cfgs = r.slots;
+                active = usize::from(r.active_slot.max(1) - 1);
+            }
+            if r.config_network == cfg.network {
+                radio = r.radio;
+            }
+            overrides = r.subscribers;
+            sqns = r.sqns;
+        }
+        let mut given = imeis.into_iter();
+        let imeis = [
+            given.next().unwrap_or_else(|| Imei::derived(&cfg.name, 1)),
+            given.next().unwrap_or_else(|| Imei::derived(&cfg.name, 2)),
+        ];
+        if active >= slot_cfgs.len() {
+            active = 0;
+        }
+        let seed = match opts.seed {
+            Some(s) => s,
+            None => veuicc::statedir::os_seed().map_err(|e| DeviceError::Config(e.to_string()))?,
+        };
+        let mut dev = Device {
+            name: cfg.name.clone(),
+            state_dir: cfg.state_dir.clone(),
+            store,
+            slots: Vec::new(),
+            config_slots: cfg.slots.clone(),
+            config_network: cfg.network.clone(),
+            active,
+            imeis,
+            svn,
+            sim: SimState::Absent,
+            net: Network::new(radio, opts.timing),
+            hss: Hss::default(),
+            overrides,
+            cfun: 1,
+            sessions: BTreeSet::new(),
+            rng: ChaCha20Rng::from_seed(seed),
+            events: Vec::new(),
+            contexts: vec![PdpContext {
+                cid: 1,
+                pdp_type: "IPV4V6".into(),
+                apn: String::new(),
+                active: false,
+            }],
+            data_call: false,
+            sms_mem: ["SM".into(), "SM".into(), "SM".into()],
+            last_auth: None,
+        };
+        for (i, c) in slot_cfgs.iter().enumerate() {
+            let slot = dev.build_slot(i, c);
+            dev.slots.push(slot);
+        }
+        for o in dev.overrides.clone() {
+            dev.hss.put(o);
+        }
+        for (imsi, sqn) in sqns {
+            if let Some(s) = dev.hss.get_mut(&imsi) {
+                s.sqn = sqn;
+            }
+        }
+        // Power up the active card and read it now, so the first AT commands find it ready.
+        if let Some(card) = dev.active_card_mut() {
+            card.power_on();
+        }
+        dev.read_active_sim();
+        dev.events.clear();
+        if matches!(dev.sim, SimState::Ready(_)) && dev.net.radio.auto_register {
+            dev.net.phase = RegPhase::Pending(None);
+        }
+        dev.save()?;
+        Ok(dev)
+    }
+
+    fn build_slot(&mut self, i: usize, cfg: &SlotConfig) -> Slot {
+        let ctx = BuildCtx {
+            state_dir: self.state_dir.as_deref(),
+            modem_name: &self.name,
+            slot: (i + 1) as u8,
+        };
+        match Card::build(cfg, ctx) {
+            Ok(card) => {
+                if let Some(c) = &card {
+                    self.provision(c);
+                }
+                Slot {
+                    cfg: cfg.clone(),
+                    card,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                warn!(slot = i + 1, error = %e, "SIM slot card unusable");
+                Slot {
+                    cfg: cfg.clone(),
+                    card: None,
+                    error: Some(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Provisions the HSS from the packages of a card's profiles.
+    fn provision(&mut self, card: &Card) {
+        for bytes in card.packages() {
+            self.provision_package(&bytes);
+        }
+    }
+
+    fn provision_package(&mut self, bytes: &[u8]) {
+        let Ok(pkg) = parse_package(bytes) else {
+            return;
+        };
+        let Some(imsi) = package_imsi(&pkg) else {
+            return;
+        };
+        if let Some(s) = Subscriber::from_package(&pkg, &imsi) {
+            debug!(imsi = %imsi, "HSS provisioned from package");
+            self.hss.provision(s);
+        }
+    }
+
+    // --- persistence -------------------------------------------------------------------
+
+    fn record(&self) -> ModemRecord {
+        ModemRecord {
+            version: FORMAT_VERSION,
+            imeis: self.imeis.to_vec(),
+            svn: self.svn.clone(),
+            slots: self.slots.iter().map(|s| s.cfg.clone()).collect(),
+            config_slots: self.config_slots.clone(),
+            active_slot: (self.active + 1) as u8,
+            radio: self.net.radio.clone(),
+            config_network: self.config_network.clone(),
+            subscribers: self.overrides.clone(),
+            sqns: self.hss.iter().map(|s| (s.imsi.clone(), s.sqn)).collect(),
+        }
+    }
+
+    /// Writes the persistent record.
+    pub fn save(&self) -> Result<(), StateError> {
+        self.store.save(&self.record())
+    }
+
+    fn save_logged(&self) {
+        if let Err(e) = self.save() {
+            warn!(error = %e, "could not persist the modem state");
+        }
+    }
+
+    // --- accessors ---------------------------------------------------------------------
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// 1-based number of the active slot.
+    pub fn active_slot(&self) -> u8 {
+        (self.active + 1) as u8
+    }
+
+    pub fn sim(&self) -> &SimState {
+        &self.sim
+    }
+
+    /// The SIM information when the USIM is usable.
+    pub fn sim_info(&self) -> Option<&SimInfo> {
+        match &self.sim {
+            SimState::Ready(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The SIM information read so far, locked or not (ICCID is readable without PIN).
+    pub fn sim_info_any(&self) -> Option<&SimInfo> {
+        match &self.sim {
+            SimState::Ready(i) | SimState::Locked(_, i) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn cfun(&self) -> u8 {
+        self.cfun
+    }
+
+    pub fn hss(&self) -> &Hss {
+        &self.hss
+    }
+
+    pub fn last_auth(&self) -> Option<&AuthResult> {
+        self.last_auth.as_ref()
+    }
+
+    /// IMEI `index` (1 or 2).
+    pub fn imei(&self, index: u8) -> Option<&Imei> {
+        self.imeis.get(usize::from(index).checked_sub(1)?)
+    }
+
+    pub fn imeis(&self) -> &[Imei] {
+        &self.imeis
+    }
+
+    /// Which IMEI (1 or 2) the active slot's MT stack reports.
+    pub fn active_imei_index(&self) -> u8 {
+        if self.active == 0 {
+            1
+        } else {
+            2
+        }
+    }
+
+    pub fn svn(&self) -> &Svn {
+        &self.svn
+    }
+
+    /// The IMEI the MT reports now: the one of the active slot's MT stack (IMEI1 for slot 1,
+    /// IMEI2 for slot 2, …). This is the hook of the IMEI binding engine (issue 5): a policy
+    /// that binds IMEIs to profiles replaces this choice.
+    pub fn imei_for_active(&self) -> &Imei {
+        let [imei1, imei2] = &self.imeis;
+        if self.active_imei_index() == 1 {
+            imei1
+        } else {
+            imei2
+        }
+    }
+
+    /// Sets IMEI `index` (1-based) and persists it.
+    pub fn set_imei(&mut self, index: u8, imei: &str) -> Result<(), ImeiError> {
+        let i = Imei::parse(imei)?;
+        let Some(slot) = usize::from(index)
+            .checked_sub(1)
+            .and_then(|n| self.imeis.get_mut(n))
+        else {
+            return Err(ImeiError::Format(format!("IMEI index {index}")));
+        };
+        *slot = i;
+        self.save_logged();
+        Ok(())
+    }
+
+    /// The serving PLMN: the configured one, else the SIM's home PLMN.
+    pub fn plmn(&self) -> Option<String> {
+        self.net
+            .radio
+            .plmn
+            .clone()
+            .or_else(|| self.sim_info_any().and_then(SimInfo::home_plmn))
+    }
+
+    /// The operator name `+COPS` shows.
+    pub fn operator_name(&self) -> String {
+        if let Some(n) = &self.net.radio.operator_name {
+            return n.clone();
+        }
+        self.sim_info_any()
+            .and_then(|i| i.spn.clone())
+            .unwrap_or_else(|| "Test Network".into())
+    }
+
+    /// The events queued since the last call.
+    pub fn take_events(&mut self) -> Vec<DevEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn push_event(&mut self, e: DevEvent) {
+        if self.events.len() < 1024 {
+            self.events.push(e);
+        }
+    }
+
+    fn active_card_mut(&mut self) -> Option<&mut Card> {
+        self.slots.get_mut(self.active)?.card.as_mut()
+    }
+
+    /// The card of the active slot for a SIM access command: `SimNotInserted` if none,
+    /// `SimFailure` if it does not work.
+    fn usable_card(&mut self) -> Result<&mut Card, CmeError> {
+        let failed = matches!(self.sim, SimState::Failure(_));
+        let card = self.active_card_mut().ok_or(CmeError::SimNotInserted)?;
+        if failed || card.failure().is_some() {
+            return Err(CmeError::SimFailure);
+        }
+        Ok(card)
+    }
+
+    // --- card I/O ----------------------------------------------------------------------
+
+    /// A raw APDU to the active card (`+CSIM`, `+CGLA`), then the card's lifecycle events.
+    pub fn transmit(&mut self, apdu: &[u8], now: Instant) -> Result<Vec<u8>, CmeError> {
+        let r = self.usable_card()?.transmit(apdu);
+        self.after_card_io(now);
+        Ok(r)
+    }
+
+    /// Runs `f` on the active card (the modem's own use), then handles lifecycle events.
+    pub fn with_card<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Card) -> R,
+    ) -> Result<R, CmeError> {
+        let r = f(self.usable_card()?);
+        self.after_card_io(now);
+        Ok(r)
+    }
+
+    /// Drains the cards' lifecycle events: new profiles provision the HSS; a profile enabled
+    /// or disabled on the active card is a SIM refresh.
+    fn after_card_io(&mut self, now: Instant) {
+        let mut refresh = false;
+        for i in 0..self.slots.len() {
+            let Some(card) = self.slots.get_mut(i).and_then(|s| s.card.as_mut()) else {
+                continue;
+            };
+            let events = card.take_events();
+            let mut packages = Vec::new();
+            for e in &events {
+                match e {
+                    LifecycleEvent::Installed { iccid } => {
+                        packages.extend(card.package(iccid));
+                    }
+                    LifecycleEvent::Enabled { .. } | LifecycleEvent::Disabled { .. } => {
+                        if i == self.active {
+                            refresh = true;
+                        }
+                    }
+                    LifecycleEvent::Deleted { .. } => {}
+                }
+            }
+            for p in packages {
+                self.provision_package(&p);
+            }
+        }
+        if refresh {
+            info!("profile change on the active card: SIM refresh");
+            self.refresh(now, false);
+        }
+    }
+
+    /// SIM refresh (TS 102 223 REFRESH "UICC reset" semantics at the MT level): `+CPIN: NOT
+    /// READY`, deregistration, the SIM is read again after a delay, then `READY` and
+    /// re-registration. `power_cycle` resets the card (slot switch, insertion, `+CFUN=1,1`);
+    /// a profile switch keeps the host's logical channels open.
+    pub fn refresh(&mut self, now: Instant, power_cycle: bool) {
+        if power_cycle {
+            self.sessions.clear();
+            if let Some(c) = self.active_card_mut() {
+                c.reset();
+            }
+        }
+        self.push_event(DevEvent::Sim(SimEvent::NotReady));
+        self.deregister(stat::NOT_REGISTERED);
+        self.net.phase = RegPhase::Idle;
+        self.sim = if self.active_card_mut().is_some() {
+            SimState::Initialising(Some(now + self.net.timing.sim_ready))
+        } else {
+            SimState::Absent
+        };
+    }
+
+    /// Sets every registered/searching domain to `to` (with URCs).
+    fn deregister(&mut self, to: u8) {
+        let domains: Vec<Domain> = network::DOMAINS
+            .iter()
+            .copied()
+            .filter(|d| self.net.domain(*d).stat != stat::NOT_REGISTERED)
+            .collect();
+        self.set_stat(&domains, to, None);
+        self.data_call = false;
+        for c in &mut self.contexts {
+            c.active = false;
+        }
+    }
+
+    fn set_stat(&mut self, domains: &[Domain], s: u8, cause: Option<u8>) {
+        let before = self.net.registered();
+        for d in self.net.set(domains, s, cause) {
+            self.push_event(DevEvent::Registration {
+                domain: d,
+                stat: s,
+                cause,
+            });
+        }
+        if before != self.net.registered() {
+            self.push_event(DevEvent::Indicators);
+        }
+    }
+
+    /// Reads the active SIM and sets the SIM state (no events).
+    fn read_active_sim(&mut self) {
+        let Some(card) = self.active_card_mut() else {
+            self.sim = match self.slots.get(self.active).and_then(|s| s.error.clone()) {
+                Some(e) => SimState::Failure(e),
+                None => SimState::Absent,
+            };
+            return;
+        };
+        self.sim = match sim::read_sim(card) {
+            SimRead::Ready(i) => SimState::Ready(i),
+            SimRead::Locked(p, i) => SimState::Locked(p, i),
+            SimRead::Failure(e) => SimState::Failure(e),
+        };
+        // Our own reads never change profiles, but drain to keep the queues short.
+        let _ = self.active_card_mut().map(Card::take_events);
+    }
+
+    /// Starts the registration procedure if the MT can register.
+    pub fn start_registration(&mut self, now: Instant) {
+        if self.cfun == 1 && self.net.radio.auto_register && self.sim_info().is_some() {
+            self.net.phase = RegPhase::Pending(Some(now + self.net.timing.search));
+        }
+    }
+
+    // --- timers -------------------------------------------------------------------------
+
+    /// Runs what is due at `now`; returns when to poll next (`Some(now)`: immediately).
+    pub fn poll(&mut self, now: Instant) -> Option<Instant> {
+        for _ in 0..8 {
+            if !self.step(now) {
+                break;
+            }
+        }
+        let sim = match self.sim {
+            SimState::Initialising(at) => Some(at.unwrap_or(now)),
+            _ => None,
+        };
+        let net = self.net.deadline().map(|d| d.unwrap_or(now));
+        match (sim, net) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// One due step; whether anything happened.
+    fn step(&mut self, now: Instant) -> bool {
+        if let SimState::Initialising(at) = self.sim {
+            if at.is_none_or(|t| now >= t) {
+                self.read_active_sim();
+                match &self.sim {
+                    SimState::Ready(_) => {
+                        self.push_event(DevEvent::Sim(SimEvent::Ready));
+                        self.start_registration(now);
+                    }
+                    SimState::Locked(p, _) => {
+                        let p = *p;
+                        self.push_event(DevEvent::Sim(SimEvent::Locked(p)));
+                    }
+                    _ => {}
+                }
+                return true;
+            }
+            return false;
+        }
+        match self.net.phase {
+            RegPhase::Pending(at) if at.is_none_or(|t| now >= t) => {
+                if self.cfun != 1 || self.sim_info().is_none() {
+                    self.net.phase = RegPhase::Idle;
+                    return true;
+                }
+                let domains = self.net.auto_domains();
+                self.set_stat(&domains, stat::SEARCHING, None);
+                self.net.phase = RegPhase::Searching(now + self.net.timing.register);
+                true
+            }
+            RegPhase::Searching(at) if now >= at => {
+                self.net.phase = RegPhase::Idle;
+                self.attach(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Network attach with AKA: the HSS's vector, AUTHENTICATE on the USIM, the RES check.
+    fn attach(&mut self, now: Instant) {
+        let Some(info) = self.sim_info().cloned() else {
+            return;
+        };
+        let (Some(imsi), Some(aid)) = (info.imsi.clone(), info.usim_aid.clone()) else {
+            return;
+        };
+        let domains = self.net.auto_domains();
+        let result = self.run_aka(&imsi, &aid, now);
+        info!(imsi = %imsi, result = ?result, "network authentication");
+        let ok = matches!(result, AuthResult::Success | AuthResult::AcceptedUnknown);
+        self.last_auth = Some(result);
+        if ok {
+            let s = if self.net.radio.roaming {
+                stat::ROAMING
+            } else {
+                stat::HOME
+            };
+            self.set_stat(&domains, s, None);
+        } else {
+            // TS 24.301 EMM cause #3 "Illegal UE" after an authentication reject.
+            self.set_stat(&domains, stat::DENIED, Some(3));
+        }
+        self.save_logged();
+    }
+
+    fn run_aka(&mut self, imsi: &str, aid: &[u8], now: Instant) -> AuthResult {
+        if self.hss.get(imsi).is_none() {
+            return if self.net.radio.accept_unknown {
+                AuthResult::AcceptedUnknown
+            } else {
+                AuthResult::UnknownSubscriber
+            };
+        }
+        for _attempt in 0..2 {
+            let mut rand = [0u8; 16];
+            self.rng.fill_bytes(&mut rand);
+            let Some(sub) = self.hss.get_mut(imsi) else {
+                return AuthResult::UnknownSubscriber;
+            };
+            let Ok(v) = sub.vector(rand) else {
+                return AuthResult::UnknownSubscriber;
+            };
+            let answer = match self.with_card(now, |c| sim::authenticate(c, aid, &v.rand, &v.autn))
+            {
+                Ok(a) => a,
+                Err(_) => return AuthResult::CardError(0x6F00),
+            };
+            let Some(sub) = self.hss.get_mut(imsi) else {
+                return AuthResult::UnknownSubscriber;
+            };
+            match answer {
+                AuthAnswer::Res(res) => {
+                    return if sub.res_matches(&v, &res) {
+                        AuthResult::Success
+                    } else {
+                        AuthResult::ResMismatch
+                    };
+                }
+                AuthAnswer::SyncFailure(auts) => {
+                    if !sub.resync(&v.rand, &auts) {
+                        return AuthResult::SyncFailure;
+                    }
+                }
+                AuthAnswer::MacFailure => return AuthResult::MacFailure,
+                AuthAnswer::Error(sw) => return AuthResult::CardError(sw),
+            }
+        }
+        AuthResult::SyncFailure
+    }
+
+    // --- MT functionality ----------------------------------------------------------------
+
+    /// `+CFUN=<fun>[,<rst>]` (TS 27.007 §8.2): 0 minimum, 1 full, 4 radio off.
+    pub fn set_cfun(&mut self, fun: u8, reset: bool, now: Instant) -> Result<(), CmeError> {
+        if !matches!(fun, 0 | 1 | 4) {
+            return Err(CmeError::OperationNotSupported);
+        }
+        if reset {
+            self.cfun = 1;
+            self.refresh(now, true);
+            return Ok(());
+        }
+        let was = self.cfun;
+        self.cfun = fun;
+        if fun != 1 {
+            self.deregister(stat::NOT_REGISTERED);
+            self.net.phase = RegPhase::Idle;
+        } else if was != 1 {
+            self.start_registration(now);
+        }
+        Ok(())
+    }
+
+    /// `+COPS=0`: (re-)register automatically if not registered.
+    pub fn reregister(&mut self, now: Instant) {
+        if !self.net.registered() && self.net.phase == RegPhase::Idle {
+            self.start_registration(now);
+            if self.net.phase == RegPhase::Idle && self.sim_info().is_some() && self.cfun == 1 {
+                // auto_register off: an explicit request still registers.
+                self.net.phase = RegPhase::Pending(Some(now + self.net.timing.search));
+            }
+        }
+    }
+
+    /// `+COPS=2`: deregister.
+    pub fn deregister_manual(&mut self) {
+        self.deregister(stat::NOT_REGISTERED);
+        self.net.phase = RegPhase::Idle;
+    }
+
+    // --- PIN ----------------------------------------------------------------------------
+
+    /// `+CPIN=<pin>[,<newpin>]`.
+    pub fn enter_pin(
+        &mut self,
+        pin: &str,
+        newpin: Option<&str>,
+        now: Instant,
+    ) -> Result<(), CmeError> {
+        let (status, info) = match &self.sim {
+            SimState::Locked(p, i) => (*p, i.clone()),
+            SimState::Absent => return Err(CmeError::SimNotInserted),
+            SimState::Initialising(_) => return Err(CmeError::SimBusy),
+            SimState::Failure(_) => return Err(CmeError::SimFailure),
+            SimState::Ready(_) => return Err(CmeError::OperationNotAllowed),
+        };
+        let aid = info.usim_aid.clone();
+        let r = match status {
+            PinStatus::Pin(_) => {
+                let block = sim::pin_block(pin).ok_or(CmeError::IncorrectParameters)?;
+                self.with_card(now, |c| {
+                    sim::pin_command(c, aid.as_deref(), 0x20, 0x01, &block)
+                })?
+            }
+            PinStatus::Puk => {
+                let newpin = newpin.ok_or(CmeError::SimPukRequired)?;
+                let puk = pin.as_bytes();
+                if puk.len() != 8 || !puk.iter().all(u8::is_ascii_digit) {
+                    return Err(CmeError::IncorrectParameters);
+                }
+                let mut data = puk.to_vec();
+                data.extend(sim::pin_block(newpin).ok_or(CmeError::IncorrectParameters)?);
+                self.with_card(now, |c| {
+                    sim::pin_command(c, aid.as_deref(), 0x2C, 0x01, &data)
+                })?
+            }
+            PinStatus::Ready => return Err(CmeError::OperationNotAllowed),
+        };
+        match r.sw {
+            0x9000 => {
+                let info = self.with_card(now, |c| sim::read_after_pin(c, info))?;
+                self.sim = SimState::Ready(info);
+                self.push_event(DevEvent::Sim(SimEvent::Ready));
+                self.start_registration(now);
+                Ok(())
+            }
+            0x6983 => {
+                self.sim = SimState::Locked(
+                    PinStatus::Puk,
+                    self.sim_info_any().cloned().unwrap_or_default(),
+                );
+                Err(CmeError::SimPukRequired)
+            }
+            sw if sw & 0xFFF0 == 0x63C0 => {
+                let left = (sw & 0x0F) as u8;
+                if let SimState::Locked(p, _) = &mut self.sim {
+                    *p = if status == PinStatus::Puk || left == 0 {
+                        PinStatus::Puk
+                    } else {
+                        PinStatus::Pin(left)
+                    };
+                }
+                Err(CmeError::IncorrectPassword)
+            }
+            _ => Err(CmeError::SimFailure),
+        }
+    }
+
+    /// Sends a PIN command for `+CLCK`/`+CPWD` on the USIM.
+    pub fn pin_apdu(
+        &mut self,
+        ins: u8,
+        p2: u8,
+        data: &[u8],
+        now: Instant,
+    ) -> Result<u16, CmeError> {
+        let aid = self.sim_info_any().and_then(|i| i.usim_aid.clone());
+        let r = self.with_card(now, |c| sim::pin_command(c, aid.as_deref(), ins, p2, data))?;
+        Ok(r.sw)
+    }
+
+    /// Records PIN1's enabled state after `+CLCK="SC",0|1`.
+    pub fn set_pin1_enabled(&mut self, enabled: bool) {
+        if let SimState::Ready(i) | SimState::Locked(_, i) = &mut self.sim {
+            i.pin1_enabled = enabled;
+        }
+    }
+
+    // --- logical channels (+CCHO / +CCHC / +CGLA) ------------------------------------------
+
+    /// `+CCHO`: MANAGE CHANNEL open, then SELECT the AID on the new channel.
+    pub fn open_channel(&mut self, aid: &[u8], now: Instant) -> Result<u8, CmeError> {
+        if aid.is_empty() || aid.len() > 16 {
+            return Err(CmeError::IncorrectParameters);
+        }
+        let r = self.with_card(now, |c| sim::xfer(c, &[0x00, 0x70, 0x00, 0x00, 0x01]))?;
+        let ch = match (r.ok(), r.data.first()) {
+            (true, Some(&ch)) if (1..20).contains(&ch) => ch,
+            _ => return Err(CmeError::MemoryFull),
+        };
+        let select = veuicc::apdu::build(
+            veuicc::apdu::Class::encode(ch, false),
+            0xA4,
+            0x04,
+            0x00,
+            aid,
+            Some(256),
+        );
+        let r = self.with_card(now, |c| sim::xfer(c, &select))?;
+        if !r.ok() {
+            let _ = self.with_card(now, |c| sim::xfer(c, &[0x00, 0x70, 0x80, ch, 0x00]));
+            return Err(CmeError::NotFound);
+        }
+        self.sessions.insert(ch);
+        Ok(ch)
+    }
+
+    /// `+CCHC`.
+    pub fn close_channel(&mut self, sid: u8, now: Instant) -> Result<(), CmeError> {
+        if !self.sessions.remove(&sid) {
+            return Err(CmeError::InvalidIndex);
+        }
+        self.with_card(now, |c| sim::xfer(c, &[0x00, 0x70, 0x80, sid, 0x00]))?;
+        Ok(())
+    }
+
+    /// Whether `+CCHO` opened this session.
+    pub fn has_session(&self, sid: u8) -> bool {
+        self.sessions.contains(&sid)
+    }
+
+    // --- control plane ------------------------------------------------------------------
+
+    /// Scripted registration of one domain (or all) with optional location.
+    pub fn set_registration(
+        &mut self,
+        domain: Option<Domain>,
+        s: u8,
+        tac: Option<String>,
+        ci: Option<String>,
+        act: Option<u8>,
+    ) -> Result<(), String> {
+        if s > 11 {
+            return Err(format!("<stat> {s} is not a 27.007 registration state"));
+        }
+        for (v, what) in [(&tac, "tac"), (&ci, "ci")] {
+            if let Some(v) = v {
+                if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!("{what} must be hex digits, not {v:?}"));
+                }
+            }
+        }
+        if let Some(a) = act {
+            if a > 13 {
+                return Err(format!("<AcT> {a} is out of range"));
+            }
+            self.net.radio.act = a;
+        }
+        if let Some(t) = tac {
+            self.net.radio.tac = t.to_ascii_uppercase();
+        }
+        if let Some(c) = ci {
+            self.net.radio.ci = c.to_ascii_uppercase();
+        }
+        self.net.phase = RegPhase::Idle;
+        let domains: Vec<Domain> = match domain {
+            Some(d) => vec![d],
+            None => network::DOMAINS.to_vec(),
+        };
+        let cause = (s == stat::DENIED).then_some(3);
+        // A location change is reported even when <stat> stays (TS 27.007 §7.2, n=2).
+        let before = self.net.registered();
+        for d in &domains {
+            let changed = !self.net.set(&[*d], s, cause).is_empty();
+            if changed || act.is_some() {
+                self.push_event(DevEvent::Registration {
+                    domain: *d,
+                    stat: s,
+                    cause,
+                });
+            }
+        }
+        if before != self.net.registered() {
+            self.push_event(DevEvent::Indicators);
+        }
+        self.save_logged();
+        Ok(())
+    }
+
+    pub fn set_signal(&mut self, rssi: u8, ber: Option<u8>) -> Result<(), String> {
+        if rssi > 31 && rssi != 99 {
+            return Err(format!("rssi {rssi} is not 0..31 or 99"));
+        }
+        if let Some(b) = ber {
+            if b > 7 && b != 99 {
+                return Err(format!("ber {b} is not 0..7 or 99"));
+            }
+            self.net.radio.ber = b;
+        }
+        self.net.radio.rssi = rssi;
+        self.push_event(DevEvent::Indicators);
+        self.save_logged();
+        Ok(())
+    }
+
+    pub fn set_operator(&mut self, name: &str) {
+        self.net.radio.operator_name = (!name.is_empty()).then(|| name.to_string());
+        self.save_logged();
+    }
+
+    /// Network settings from the control plane.
+    pub fn set_network(
+        &mut self,
+        roaming: Option<bool>,
+        accept_unknown: Option<bool>,
+        auto_register: Option<bool>,
+        plmn: Option<String>,
+        timing: Option<Timing>,
+    ) -> Result<(), String> {
+        if let Some(p) = &plmn {
+            if !p.is_empty()
+                && (!(5..=6).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(format!("a PLMN is 5 or 6 digits, not {p:?}"));
+            }
+            self.net.radio.plmn = (!p.is_empty()).then(|| p.clone());
+        }
+        if let Some(r) = roaming {
+            self.net.radio.roaming = r;
+        }
+        if let Some(a) = accept_unknown {
+            self.net.radio.accept_unknown = a;
+        }
+        if let Some(a) = auto_register {
+            self.net.radio.auto_register = a;
+        }
+        if let Some(t) = timing {
+            self.net.timing = t;
+        }
+        self.save_logged();
+        Ok(())
+    }
+
+    /// Sets (or replaces) a subscriber of the HSS; persisted.
+    pub fn set_subscriber(&mut self, s: Subscriber) -> Result<(), String> {
+        s.validate().map_err(|e| e.to_string())?;
+        self.overrides.retain(|o| o.imsi != s.imsi);
+        self.overrides.push(s.clone());
+        self.hss.put(s);
+        self.save_logged();
+        Ok(())
+    }
+
+    /// Removes a card (1-based slot).
+    pub fn remove_sim(&mut self, slot: u8) -> Result<(), String> {
+        let i = self.slot_index(slot)?;
+        let Some(s) = self.slots.get_mut(i) else {
+            return Err(format!("no slot {slot}"));
+        };
+        if let Some(mut c) = s.card.take() {
+            c.power_off();
+        }
+        s.cfg = SlotConfig::Empty;
+        s.error = None;
+        if i == self.active {
+            self.sessions.clear();
+            self.push_event(DevEvent::Sim(SimEvent::Removed));
+            self.deregister(stat::NOT_REGISTERED);
+            self.net.phase = RegPhase::Idle;
+            self.sim = SimState::Absent;
+        }
+        self.save_logged();
+        Ok(())
+    }
+
+    /// Inserts a card into a slot (replacing what is there).
+    pub fn insert_sim(&mut self, slot: u8, cfg: &SlotConfig, now: Instant) -> Result<(), String> {
+        let i = self.slot_index(slot)?;
+        if let Some(mut c) = self.slots.get_mut(i).and_then(|s| s.card.take()) {
+            c.power_off();
+        }
+        let built = self.build_slot(i, cfg);
+        if let Some(e) = &built.error {
+            let e = e.clone();
+            if let Some(s) = self.slots.get_mut(i) {
+                *s = built;
+            }
+            return Err(e);
+        }
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = built;
+        }
+        if i == self.active {
+            if let Some(c) = self.active_card_mut() {
+                c.power_on();
+            }
+            self.refresh(now, false);
+        }
+        self.save_logged();
+        Ok(())
+    }
+
+    /// Makes another slot the active one.
+    pub fn select_slot(&mut self, slot: u8, now: Instant) -> Result<(), String> {
+        let i = self.slot_index(slot)?;
+        if i == self.active {
+            return Ok(());
+        }
+        if let Some(c) = self.active_card_mut() {
+            c.power_off();
+        }
+        self.sessions.clear();
+        self.active = i;
+        if let Some(c) = self.active_card_mut() {
+            c.power_on();
+        }
+        self.refresh(now, false);
+        self.save_logged();
+        Ok(())
+    }
+
+    fn slot_index(&self, slot: u8) -> Result<usize, String> {
+        let i = usize::from(slot)
+            .checked_sub(1)
+            .ok_or_else(|| "slots are numbered from 1".to_string())?;
+        if i >= self.slots.len() {
+            return Err(format!(
+                "no slot {slot} (the modem has {})",
+                self.slots.len()
+            ));
+        }
+        Ok(i)
+    }
+
+    /// The index of the slot holding the virtual eUICC (the active one first).
+    fn euicc_slot(&self) -> Option<usize> {
+        if matches!(
+            self.slots.get(self.active).and_then(|s| s.card.as_ref()),
+            Some(Card::Euicc(_))
+        ) {
+            return Some(self.active);
+        }
+        self.slots
+            .iter()
+            .position(|s| matches!(s.card, Some(Card::Euicc(_))))
+    }
+
+    /// Installs a profile from an unprotected SAIP package on the eUICC (test seeding; the
+    /// HSS learns its credentials as if the operator had provisioned them).
+    pub fn add_profile(
+        &mut self,
+        package: &[u8],
+        enable: bool,
+        now: Instant,
+    ) -> Result<String, String> {
+        let i = self.euicc_slot().ok_or("no slot holds the virtual eUICC")?;
+        let Some(Card::Euicc(e)) = self.slots.get_mut(i).and_then(|s| s.card.as_mut()) else {
+            return Err("no slot holds the virtual eUICC".into());
+        };
+        let opts = veuicc::euicc::SeedOptions::default();
+        let iccid = e
+            .state_mut()
+            .seed_package(package, &opts)
+            .map_err(|e| e.to_string())?;
+        self.after_card_io(now);
+        let digits = sim::swapped_bcd(&iccid);
+        if enable {
+            self.es10_profile(0xBF31, &iccid, now)?;
+        }
+        Ok(digits)
+    }
+
+    /// Enables (`BF31`) or disables (`BF32`) a profile through the ISD-R, as an LPA would
+    /// (ES10c with refreshFlag), on a scratch channel of the eUICC.
+    pub fn es10_profile(&mut self, tag: u32, iccid_ef: &[u8], now: Instant) -> Result<(), String> {
+        let i = self.euicc_slot().ok_or("no slot holds the virtual eUICC")?;
+        let mut inner = rsp::tlv::tlv(0xA0, &rsp::tlv::tlv(0x5A, iccid_ef));
+        inner.extend(rsp::tlv::tlv(0x81, &[0xFF]));
+        let req = rsp::tlv::tlv(tag, &inner);
+        let Some(card) = self.slots.get_mut(i).and_then(|s| s.card.as_mut()) else {
+            return Err("the eUICC is gone".into());
+        };
+        let r = {
+            let mut s = sim::Session::open(card);
+            let sel = s.select_aid(&ISDR_AID);
+            if !sel.ok() {
+                return Err(format!("SELECT ISD-R: {:04X}", sel.sw));
+            }
+            s.cmd(0x80, 0xE2, 0x91, 0x00, &req, Some(256))
+        };
+        self.after_card_io(now);
+        if !r.ok() {
+            return Err(format!("STORE DATA: {:04X}", r.sw));
+        }
+        let code = rsp::tlv::parse_exact(&r.data).ok().and_then(|t| {
+            t.find(0x80)
+                .ok()
+                .flatten()
+                .and_then(|c| c.value.first().copied())
+        });
+        match code {
+            Some(0) => Ok(()),
+            Some(1) => Err("profile not found (iccidOrAidNotFound)".into()),
+            Some(2) => Err("profile is not in the required state".into()),
+            Some(3) => Err("disallowed by policy".into()),
+            Some(n) => Err(format!("eUICC result {n}")),
+            None => Err(format!(
+                "unexpected response {}",
+                hex::encode_upper(&r.data)
+            )),
+        }
+    }
+
+    /// The ICCID (EF form) of the eUICC's enabled profile.
+    pub fn euicc_enabled_iccid(&self) -> Option<Vec<u8>> {
+        let i = self.euicc_slot()?;
+        let e = self.slots.get(i)?.card.as_ref()?.veuicc()?;
+        e.state().enabled_iccid().map(<[u8]>::to_vec)
+    }
+
+    /// EID of the virtual eUICC, if the modem has one.
+    pub fn eid(&self) -> Option<String> {
+        let i = self.euicc_slot()?;
+        self.slots.get(i)?.card.as_ref()?.eid()
+    }
+
+    /// Profiles on the virtual eUICC: (ICCID digits, state, name).
+    pub fn euicc_profiles(&self) -> Vec<serde_json::Value> {
+        let Some(e) = self
+            .euicc_slot()
+            .and_then(|i| self.slots.get(i))
+            .and_then(|s| s.card.as_ref())
+            .and_then(Card::veuicc)
+        else {
+            return Vec::new();
+        };
+        e.state()
+            .profiles()
+            .map(|p| {
+                serde_json::json!({
+                    "iccid": sim::swapped_bcd(&p.iccid),
+                    "state": format!("{:?}", p.state).to_lowercase(),
+                    "name": p.profile_name,
+                    "spn": p.service_provider_name,
+                })
+            })
+            .collect()
+    }
+}
