@@ -507,13 +507,46 @@ impl<C: ModemCore> Shared<C> {
                 let r = self.control(&env);
                 tracing::debug!(modem = ?env.modem, %op, ok = r.is_ok(), "control request");
                 match r {
-                    Ok(result) => json!({ "ok": true, "result": result }),
-                    Err(e) => json!({ "ok": false, "error": e.to_string() }),
+                    Ok(result) => Answer::ok(result),
+                    Err(e) => Answer::err(e.to_string()),
                 }
             }
-            Err(e) => json!({ "ok": false, "error": format!("bad request: {e}") }),
+            Err(e) => Answer::err(format!("bad request: {e}")),
         };
-        answer.to_string()
+        answer.line()
+    }
+}
+
+/// One answer line: `{"ok":true,"result":…}` or `{"ok":false,"error":"…"}` (in that key order).
+#[derive(Debug, Serialize)]
+struct Answer {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Answer {
+    fn ok(result: Value) -> Answer {
+        Answer {
+            ok: true,
+            result: Some(result),
+            error: None,
+        }
+    }
+
+    fn err(error: String) -> Answer {
+        Answer {
+            ok: false,
+            result: None,
+            error: Some(error),
+        }
+    }
+
+    fn line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"ok":false,"error":"unserializable answer"}"#.to_string())
     }
 }
 
@@ -563,14 +596,14 @@ async fn control_conn<C: ModemCore>(
         let answer = match n {
             Ok(0) | Err(_) => return,
             Ok(_) if !line.ends_with(b"\n") && line.len() as u64 >= MAX_CONTROL_LINE => {
-                let a = json!({ "ok": false, "error": "bad request: line too long" }).to_string();
+                let a = Answer::err("bad request: line too long".into()).line();
                 let _ = w.write_all(format!("{a}\n").as_bytes()).await;
                 return;
             }
             Ok(_) => match std::str::from_utf8(&line) {
                 Ok(s) if s.trim().is_empty() => continue,
                 Ok(s) => shared.control_line(s),
-                Err(_) => json!({ "ok": false, "error": "bad request: not UTF-8" }).to_string(),
+                Err(_) => Answer::err("bad request: not UTF-8".into()).line(),
             },
         };
         if w.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
