@@ -7,7 +7,8 @@
 //! | basic final result | `<S3><S4>OK<S3><S4>` | `0<S3>` |
 //! | `+CME ERROR`/`+CMS ERROR`, URCs | `<S3><S4>line<S3><S4>` | `line<S3><S4>` |
 //!
-//! `Q1` suppresses final result codes (errors included), not information text or URCs.
+//! `Q1` suppresses final result codes (errors included), not information text or URCs; `X`
+//! selects the call-progress results ([`select`]).
 //! [`CmdError`] becomes a result code here and nowhere else.
 
 use super::{Final, Settings};
@@ -108,12 +109,24 @@ fn basic_result(st: &Settings, text: &str, num: u8, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends the final result code of a command line (nothing under `Q1`).
+/// V.250 §6.2.7 `X`: which call-progress results are reported. X0 gives `CONNECT` without
+/// text and reports busy and no-dial-tone as `NO CARRIER`; X1 adds the `CONNECT` text; X2 adds
+/// `NO DIALTONE`; X3 adds `BUSY` (but not `NO DIALTONE`); X4 (the default) reports all.
+pub fn select(x: u8, fin: &Final) -> Final {
+    match (x, fin) {
+        (0, Final::Connect(_)) => Final::Connect(None),
+        (0 | 1 | 3, Final::NoDialtone) | (0..=2, Final::Busy) => Final::NoCarrier,
+        _ => fin.clone(),
+    }
+}
+
+/// Appends the final result code of a command line (nothing under `Q1`), as selected by `X`.
 pub fn final_result(st: &Settings, fin: &Final, out: &mut Vec<u8>) {
     if st.quiet {
         return;
     }
-    basic_result(st, &final_text(fin), basic_code(fin).1, out);
+    let fin = select(st.x, fin);
+    basic_result(st, &final_text(&fin), basic_code(&fin).1, out);
 }
 
 /// Appends the final result code for an error (nothing under `Q1`).
@@ -232,6 +245,29 @@ mod tests {
         );
         assert_eq!(fin(&s, Final::NoCarrier), b"\r\nNO CARRIER\r\n");
         assert_eq!(fin(&s, Final::NoDialtone), b"\r\nNO DIALTONE\r\n");
+    }
+
+    #[test]
+    fn x_selects_call_progress_results() {
+        let mut s = st(true, false, 0);
+        let connect = Final::Connect(Some("150000000".into()));
+        let want = [
+            (0, ["CONNECT", "NO CARRIER", "NO CARRIER"]),
+            (1, ["CONNECT 150000000", "NO CARRIER", "NO CARRIER"]),
+            (2, ["CONNECT 150000000", "NO DIALTONE", "NO CARRIER"]),
+            (3, ["CONNECT 150000000", "NO CARRIER", "BUSY"]),
+            (4, ["CONNECT 150000000", "NO DIALTONE", "BUSY"]),
+        ];
+        for (x, texts) in want {
+            s.x = x;
+            for (f, t) in [connect.clone(), Final::NoDialtone, Final::Busy]
+                .into_iter()
+                .zip(texts)
+            {
+                assert_eq!(fin(&s, f), format!("\r\n{t}\r\n").as_bytes(), "X{x}");
+            }
+            assert_eq!(fin(&s, Final::NoAnswer), b"\r\nNO ANSWER\r\n");
+        }
     }
 
     #[test]
