@@ -101,6 +101,9 @@ pub enum ControlRequest {
         #[serde(default)]
         sqn: Option<u64>,
     },
+    /// Removes an IMSI from the HSS (until the next restart re-provisions it from the cards'
+    /// packages): the network then treats the SIM as unknown, as it does a real card's.
+    DeleteSubscriber { imsi: String },
     /// Installs a profile from an unprotected SAIP package file on the virtual eUICC (test
     /// seeding without an SM-DP+); the HSS learns its credentials. `enable` enables it as an
     /// LPA would (with SIM refresh when the eUICC is in the active slot).

@@ -461,6 +461,12 @@ impl Modem {
                 self.dev.set_subscriber(s).map_err(bad)?;
                 done()
             }
+            ControlRequest::DeleteSubscriber { imsi } => {
+                if !self.dev.delete_subscriber(imsi) {
+                    return Err(refused(format!("the HSS has no subscriber {imsi}")));
+                }
+                done()
+            }
             ControlRequest::AddProfile { package, enable } => {
                 let bytes = std::fs::read(package)
                     .map_err(|e| bad(format!("reading {}: {e}", package.display())))?;

@@ -48,7 +48,17 @@ pub(super) fn dial(x: &mut Exec<'_>, s: &str) -> Result<Reply, CmdError> {
     }
     if let Some(body) = d.strip_prefix("*99").and_then(|b| b.strip_suffix('#')) {
         let fields: Vec<&str> = body.split('*').collect();
-        // "" (no fields), then called address, L2P, cid.
+        // "" (before the first '*'), then called address, L2P, cid.
+        let called_ok = fields
+            .get(1)
+            .is_none_or(|a| a.chars().all(|c| c.is_ascii_digit() || c == '+'));
+        let l2p_ok = fields
+            .get(2)
+            .is_none_or(|l| l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        let lead_ok = fields.first().is_none_or(|f| f.is_empty());
+        if fields.len() > 4 || !called_ok || !l2p_ok || !lead_ok {
+            return Err(cme(CmeError::InvalidDialString));
+        }
         let cid = match fields.get(3) {
             Some(c) if !c.is_empty() => c
                 .parse::<u8>()

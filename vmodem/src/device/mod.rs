@@ -277,7 +277,7 @@ impl Device {
         }
         dev.read_active_sim();
         dev.events.clear();
-        if matches!(dev.sim, SimState::Ready(_)) && dev.net.radio.auto_register {
+        if dev.can_attach() && dev.net.radio.auto_register {
             dev.net.phase = RegPhase::Pending(None);
         }
         dev.save()?;
@@ -622,9 +622,15 @@ impl Device {
 
     /// Starts the registration procedure if the MT can register.
     pub fn start_registration(&mut self, now: Instant) {
-        if self.cfun == 1 && self.net.radio.auto_register && self.sim_info().is_some() {
+        if self.cfun == 1 && self.net.radio.auto_register && self.can_attach() {
             self.net.phase = RegPhase::Pending(Some(now + self.net.timing.search));
         }
+    }
+
+    /// A USIM with an IMSI is ready (an eUICC without an enabled profile has none).
+    fn can_attach(&self) -> bool {
+        self.sim_info()
+            .is_some_and(|i| i.imsi.is_some() && i.usim_aid.is_some())
     }
 
     // --- timers -------------------------------------------------------------------------
@@ -669,7 +675,7 @@ impl Device {
         }
         match self.net.phase {
             RegPhase::Pending(at) if at.is_none_or(|t| now >= t) => {
-                if self.cfun != 1 || self.sim_info().is_none() {
+                if self.cfun != 1 || !self.can_attach() {
                     self.net.phase = RegPhase::Idle;
                     return true;
                 }
@@ -786,7 +792,7 @@ impl Device {
     pub fn reregister(&mut self, now: Instant) {
         if !self.net.registered() && self.net.phase == RegPhase::Idle {
             self.start_registration(now);
-            if self.net.phase == RegPhase::Idle && self.sim_info().is_some() && self.cfun == 1 {
+            if self.net.phase == RegPhase::Idle && self.can_attach() && self.cfun == 1 {
                 // auto_register off: an explicit request still registers.
                 self.net.phase = RegPhase::Pending(Some(now + self.net.timing.search));
             }
@@ -1050,6 +1056,15 @@ impl Device {
         self.hss.put(s);
         self.save_logged();
         Ok(())
+    }
+
+    /// Removes a subscriber from the HSS (and from the persisted overrides); whether it was
+    /// there.
+    pub fn delete_subscriber(&mut self, imsi: &str) -> bool {
+        let had = self.hss.remove(imsi).is_some();
+        self.overrides.retain(|o| o.imsi != imsi);
+        self.save_logged();
+        had
     }
 
     /// Removes a card (1-based slot).

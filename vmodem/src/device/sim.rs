@@ -394,8 +394,14 @@ pub fn read_sim(card: &mut Card) -> SimRead {
         mnc_len: 2,
         ..SimInfo::default()
     };
-    if !s.select_mf().ok() {
-        return SimRead::Failure("the card does not answer SELECT MF".into());
+    let mf = s.select_mf();
+    if !mf.ok() {
+        // No file system at all: an eUICC without an enabled profile answers (6A82), a card
+        // that is broken or gone does not (6F00 from the transport).
+        if mf.sw == 0x6F00 {
+            return SimRead::Failure("the card does not answer SELECT MF".into());
+        }
+        return SimRead::Ready(info);
     }
     if let Some(raw) = s.read_fid(0x2FE2) {
         let digits = swapped_bcd(&raw);
@@ -679,7 +685,7 @@ mod tests {
     #[test]
     fn decodes_swapped_iccid() {
         // TS.48 V1-A: ICCID 8949449999999990023.
-        let b = hex::decode("98944499999999092 0F3".replace(' ', "")).unwrap();
+        let b = hex::decode("989444999999990920F3").unwrap();
         assert_eq!(swapped_bcd(&b), "8949449999999990023");
         assert_eq!(crate::device::iccid_to_ef("8949449999999990023"), Some(b));
     }
@@ -694,7 +700,7 @@ mod tests {
     #[test]
     fn parses_fcp_of_linear_fixed_ef() {
         // 62 { 82 05 42 21 00 1A 04, 80 02 00 68 }
-        let fcp = hex::decode("620B820542210 01A04800200 68".replace(' ', "")).unwrap();
+        let fcp = hex::decode("620B82054221001A0480020068").unwrap();
         assert_eq!(
             parse_fcp(&fcp),
             Some(FileInfo {
