@@ -51,6 +51,9 @@ pub struct Quirks {
     pub csim_test_info: String,
     /// GET RESPONSE for `61xx` inside the modem on `+CSIM`/`+CGLA`.
     pub auto_get_response: bool,
+    /// `+CSIM` as a T=0 link: a SELECT without Le answers `61xx`, its FCP follows with GET
+    /// RESPONSE (what pySim sees from real modems).
+    pub csim_t0_select: bool,
     /// Final result text for unknown commands (empty: `ERROR`).
     pub unknown_command_text: String,
     /// Factory `E` setting.
@@ -85,6 +88,7 @@ impl Default for Quirks {
             cgsn_quoted: false,
             csim_test_info: String::new(),
             auto_get_response: false,
+            csim_t0_select: true,
             unknown_command_text: String::new(),
             echo: true,
             cmee: 0,

@@ -380,22 +380,39 @@ fn pysim_dialogue_is_answered_as_it_expects() {
     assert_eq!(t.raw(0, "ATZ\r"), "ATZ\r\r\nOK\r\n");
     // +CSIM=? must be a bare OK or pySim gives up.
     assert_eq!(t.raw(0, "AT+CSIM=?\r"), "AT+CSIM=?\r\r\nOK\r\n");
+    // SELECT MF without Le: a T=0 link answers 61xx, pySim fetches the FCP itself.
     let out = t.raw(0, "AT+CSIM=14,\"00A40004023F00\"\r");
     let l = lines(out.as_bytes());
     assert_eq!(l.len(), 3, "{out:?}");
     assert_eq!(l[2], "OK");
-    let r = &l[1];
-    assert!(r.starts_with("+CSIM: "), "{r}");
-    let hex = hex_of(r);
-    assert_eq!(r, &format!("+CSIM: {},\"{hex}\"", hex.len()));
-    assert!(hex
+    let hex = hex_of(&l[1]);
+    assert_eq!(l[1], format!("+CSIM: 4,\"{hex}\""));
+    assert!(hex.starts_with("61"), "{hex}");
+    let le = &hex[2..];
+    let r = lines(
+        t.raw(0, &format!("AT+CSIM=10,\"00C00000{le}\"\r"))
+            .as_bytes(),
+    );
+    let fcp = hex_of(&r[1]);
+    assert_eq!(r[1], format!("+CSIM: {},\"{fcp}\"", fcp.len()));
+    assert!(fcp.starts_with("62") && fcp.ends_with("9000"), "{fcp}");
+    assert_eq!(fcp.len(), 2 * usize::from_str_radix(le, 16).unwrap() + 4);
+    assert!(fcp
         .chars()
         .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
-    let sw = &hex[hex.len() - 4..];
-    assert!(sw == "9000" || sw.starts_with("61"), "{sw}");
-    // Lower-case hex in, upper-case out; 61xx passes through for pySim's own GET RESPONSE.
+    // EF.ICCID: SELECT, GET RESPONSE, READ BINARY with Le (data at once).
+    let r = lines(t.raw(0, "AT+CSIM=14,\"00A40004022FE2\"\r").as_bytes());
+    assert!(hex_of(&r[1]).starts_with("61"));
+    let r = lines(t.raw(0, "AT+CSIM=10,\"00B000000A\"\r").as_bytes());
+    assert_eq!(r[1], "+CSIM: 24,\"989444999999990920F39000\"");
+    // Lower-case hex in, upper-case out; no FCP asked (P2 0C): no 61xx.
     let r = lines(t.raw(0, "AT+CSIM=14,\"00a4000c023f00\"\r").as_bytes());
     assert_eq!(r[1], "+CSIM: 4,\"9000\"");
+    // A <length> that does not match the command is refused.
+    assert_eq!(
+        lines(t.raw(0, "AT+CSIM=12,\"00a4000c023f00\"\r").as_bytes())[1],
+        "ERROR"
+    );
 }
 
 // --- lpac (modem.md §2(c)) --------------------------------------------------------------------
@@ -1134,4 +1151,87 @@ fn refuses_a_state_record_of_another_format_version() {
 fn modem_is_send() {
     fn send<T: Send>() {}
     send::<Modem>();
+}
+
+#[test]
+fn pin1_lock_asks_for_the_pin_after_a_reset_and_registers_once_verified() {
+    let Some(td) = testdata() else { return };
+    let mut t = uicc_modem(&td);
+    t.raw(0, "ATE0\r");
+    t.ok("AT+CMEE=1");
+    t.ok("AT+CEREG=1");
+    t.poll();
+    t.urcs(0);
+    // TS.48: PIN1 0000 (disabled), PUK1 11111111.
+    assert_eq!(t.cmd("AT+CLCK=\"SC\",1,\"1234\""), ["+CME ERROR: 16"]);
+    t.ok("AT+CLCK=\"SC\",1,\"0000\"");
+    assert_eq!(t.one("AT+CLCK=\"SC\",2"), "+CLCK: 1");
+    t.ok("AT+CFUN=1,1");
+    t.poll();
+    assert_eq!(
+        t.urcs(0),
+        ["+CPIN: NOT READY", "+CEREG: 0", "+CPIN: SIM PIN"]
+    );
+    assert_eq!(t.one("AT+CPIN?"), "+CPIN: SIM PIN");
+    assert_eq!(t.cmd("AT+CIMI"), ["+CME ERROR: 11"]);
+    // What ModemManager reads the retry counters with (modem.md §2(a)).
+    assert_eq!(t.one("AT+CSIM=10,\"0020000100\""), "+CSIM: 4,\"63C3\"");
+    assert_eq!(t.cmd("AT+CPIN=\"1234\""), ["+CME ERROR: 16"]);
+    assert_eq!(t.one("AT+CSIM=10,\"0020000100\""), "+CSIM: 4,\"63C2\"");
+    t.ok("AT+CPIN=\"0000\"");
+    assert_eq!(t.urcs(0), ["+CPIN: READY"]);
+    assert_eq!(t.one("AT+CIMI"), IMSI);
+    t.poll();
+    assert_eq!(t.urcs(0), ["+CEREG: 2", "+CEREG: 1"]);
+
+    // Three wrong PINs block it; the PUK and a new PIN unblock it.
+    t.ok("AT+CFUN=1,1");
+    t.poll();
+    t.urcs(0);
+    for _ in 0..3 {
+        assert_eq!(t.cmd("AT+CPIN=\"9876\""), ["+CME ERROR: 16"]);
+    }
+    assert_eq!(t.one("AT+CPIN?"), "+CPIN: SIM PUK");
+    assert_eq!(t.cmd("AT+CPIN=\"0000\""), ["+CME ERROR: 12"]);
+    t.ok("AT+CPIN=\"11111111\",\"4321\"");
+    assert_eq!(t.one("AT+CPIN?"), "+CPIN: READY");
+    t.ok("AT+CPWD=\"SC\",\"4321\",\"0000\"");
+    t.ok("AT+CLCK=\"SC\",0,\"0000\"");
+    assert_eq!(t.one("AT+CLCK=\"SC\",2"), "+CLCK: 0");
+}
+
+#[test]
+fn losing_packet_service_ends_the_data_call_with_no_carrier() {
+    let Some(td) = testdata() else { return };
+    let mut t = uicc_modem(&td);
+    t.raw(0, "ATE0\r");
+    assert_eq!(t.cmd("ATD*99#"), ["NO CARRIER"]);
+    t.poll();
+    assert_eq!(t.cmd("ATD*99#"), ["CONNECT"]);
+    assert_eq!(t.cmd_on(1, "AT+CGACT?").last().unwrap(), "OK");
+    t.control(ControlRequest::SetRegistration {
+        domain: None,
+        stat: 0,
+        tac: None,
+        ci: None,
+        act: None,
+    });
+    assert_eq!(t.urcs(0), ["NO CARRIER"]);
+    assert_eq!(t.one("AT+CGACT?"), "+CGACT: 1,0");
+}
+
+#[test]
+fn an_unreachable_pcsc_reader_is_a_sim_failure() {
+    let mut cfg = ModemConfig::named("pcsc");
+    cfg.slots = vec![SlotConfig::Pcsc {
+        reader: "no such reader, vmodem test".into(),
+    }];
+    let mut t = T::open(cfg);
+    t.raw(0, "ATE0\r");
+    t.ok("AT+CMEE=1");
+    assert_eq!(t.cmd("AT+CPIN?"), ["+CME ERROR: 13"]);
+    assert_eq!(t.cmd("AT+CSIM=10,\"0020000100\""), ["+CME ERROR: 13"]);
+    let st = t.status();
+    assert_eq!(st["sim"]["state"], "failure");
+    assert!(st["slots"][0]["error"].is_string());
 }

@@ -16,7 +16,7 @@ pub(super) fn run(
     op: &ExtOp,
 ) -> Option<Result<Reply, CmdError>> {
     Some(match name {
-        "+CPIN" => cpin(x, op),
+        "+CPIN" => cpin(x, st, op),
         "+CIMI" => match op {
             ExtOp::Exec => need_sim(x.dev).and_then(|i| {
                 i.imsi
@@ -32,8 +32,8 @@ pub(super) fn run(
         "+CCHO" => ccho(x, op),
         "+CCHC" => cchc(x, op),
         "+CGLA" => cgla(x, op),
-        "+CLCK" => clck(x, op),
-        "+CPWD" => cpwd(x, op),
+        "+CLCK" => clck(x, st, op),
+        "+CPWD" => cpwd(x, st, op),
         "+CNUM" => cnum(x, st, op),
         "+CPLS" => match op {
             ExtOp::Test => one("+CPLS: (0-2)".into()),
@@ -50,7 +50,7 @@ pub(super) fn run(
 }
 
 /// `+CPIN?` / `+CPIN=<pin>[,<newpin>]`.
-fn cpin(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
+fn cpin(x: &mut Exec<'_>, st: &Settings, op: &ExtOp) -> Result<Reply, CmdError> {
     match op {
         ExtOp::Test => ok(),
         ExtOp::Read => {
@@ -66,10 +66,10 @@ fn cpin(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
         }
         ExtOp::Set(p) => {
             at_most(p, 2)?;
-            let pin = nth(op, 0).as_text()?;
+            let pin = digits(nth(op, 0), st)?;
             let newpin = match nth(op, 1) {
                 crate::v250::Param::Omitted => None,
-                other => Some(other.as_text()?),
+                other => Some(digits(other, st)?),
             };
             x.dev
                 .enter_pin(&pin, newpin.as_deref(), x.now)
@@ -77,6 +77,19 @@ fn cpin(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
             ok()
         }
         ExtOp::Exec => Err(CmdError::Syntax),
+    }
+}
+
+/// A PIN or password: digits as written, or (if that is not digits) decoded from the port's
+/// character set, as a client that encodes every string per `+CSCS` sends it.
+fn digits(p: &crate::v250::Param, st: &Settings) -> Result<String, CmdError> {
+    let t = p.as_text()?;
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(t);
+    }
+    match p.as_str(st.charset) {
+        Ok(d) if d.bytes().all(|b| b.is_ascii_digit()) => Ok(d),
+        _ => Ok(t),
     }
 }
 
@@ -119,14 +132,88 @@ fn csim(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
         }
         ExtOp::Set(p) => {
             at_most(p, 2)?;
-            nth(op, 0).as_u32(0..=2 * 65_544)?;
-            let apdu = nth(op, 1).as_hex()?;
+            let apdu = hex_with_length(op, 0)?;
             need_card(x.dev)?;
-            let r = host_apdu(x, &apdu)?;
+            let r = match t0_get_response(x, &apdu) {
+                Some(r) => r,
+                None => {
+                    let r = host_apdu(x, &apdu)?;
+                    t0_select(x, &apdu, r)
+                }
+            };
             one(format!("+CSIM: {},\"{}\"", r.len() * 2, hex_upper(&r)))
         }
         _ => Err(CmdError::Syntax),
     }
+}
+
+/// `<length>,<command>` at parameter `i`: the hex command, whose number of characters must be
+/// `<length>` (TS 27.007 §8.17, §8.43).
+fn hex_with_length(op: &ExtOp, i: usize) -> Result<Vec<u8>, CmdError> {
+    let len = nth(op, i).as_u32(0..=2 * 65_544)? as usize;
+    let apdu = nth(op, i + 1).as_hex()?;
+    if apdu.len() * 2 != len {
+        return Err(cme(CmeError::IncorrectParameters));
+    }
+    Ok(apdu)
+}
+
+/// The channel of a CLA byte.
+fn channel_of(cla: u8) -> u8 {
+    veuicc::apdu::Class::parse(cla).map_or(0, |c| c.channel)
+}
+
+/// `+CSIM` carries TPDUs as a T=0 terminal sees them (quirk `csim_t0_select`): a SELECT sent
+/// without Le (case 3) gets `61xx`, and its FCP waits for GET RESPONSE, as from a T=0 card.
+fn t0_select(x: &mut Exec<'_>, apdu: &[u8], r: Vec<u8>) -> Vec<u8> {
+    if let Some(&cla) = apdu.first() {
+        x.dev.t0_pending.remove(&channel_of(cla));
+    }
+    let case3 = apdu.len() > 5
+        && apdu
+            .get(4)
+            .is_some_and(|&lc| lc != 0 && apdu.len() == 5 + usize::from(lc));
+    if !x.quirks.csim_t0_select || apdu.get(1) != Some(&0xA4) || !case3 || r.len() <= 2 {
+        return r;
+    }
+    let (data, sw) = r.split_at(r.len() - 2);
+    if sw != [0x90, 0x00] {
+        return r;
+    }
+    let n = data.len();
+    let ch = channel_of(apdu.first().copied().unwrap_or(0));
+    x.dev.t0_pending.insert(ch, data.to_vec());
+    vec![0x61, if n >= 256 { 0 } else { n as u8 }]
+}
+
+/// GET RESPONSE for data [`t0_select`] kept; `None` when there is none (the card answers).
+fn t0_get_response(x: &mut Exec<'_>, apdu: &[u8]) -> Option<Vec<u8>> {
+    let (&cla, &ins) = (apdu.first()?, apdu.get(1)?);
+    if ins != 0xC0 || apdu.get(2..4) != Some(&[0, 0][..]) || apdu.len() > 5 {
+        return None;
+    }
+    let ch = channel_of(cla);
+    let mut pending = x.dev.t0_pending.remove(&ch)?;
+    let le = match apdu.get(4) {
+        Some(0) | None => 256,
+        Some(&l) => usize::from(l),
+    };
+    if le > pending.len() {
+        // T=0: wrong Le, the right one in SW2; the data stays.
+        let n = pending.len();
+        x.dev.t0_pending.insert(ch, pending);
+        return Some(vec![0x6C, n as u8]);
+    }
+    let rest = pending.split_off(le);
+    let mut out = pending;
+    if rest.is_empty() {
+        out.extend_from_slice(&[0x90, 0x00]);
+    } else {
+        let n = rest.len();
+        out.extend_from_slice(&[0x61, if n >= 256 { 0 } else { n as u8 }]);
+        x.dev.t0_pending.insert(ch, rest);
+    }
+    Some(out)
 }
 
 /// Parses a `+CRSM` `<pathid>`: hex FIDs (`3F007FFF`).
@@ -259,8 +346,7 @@ fn cgla(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
         ExtOp::Set(p) => {
             at_most(p, 3)?;
             let sid = session(op)?;
-            nth(op, 1).as_u32(0..=2 * 65_544)?;
-            let mut apdu = nth(op, 2).as_hex()?;
+            let mut apdu = hex_with_length(op, 1)?;
             need_card(x.dev)?;
             if !x.dev.has_session(sid) {
                 return Err(cme(CmeError::InvalidIndex));
@@ -281,7 +367,7 @@ fn cgla(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
 
 /// `+CLCK=<fac>,<mode>[,<passwd>[,<class>]]`: SIM lock ("SC", PIN1), fixed dialling ("FD"),
 /// phone-to-SIM ("PS") and network personalisation ("PN"): queries and the PIN1 lock.
-fn clck(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
+fn clck(x: &mut Exec<'_>, st: &Settings, op: &ExtOp) -> Result<Reply, CmdError> {
     match op {
         ExtOp::Test => one("+CLCK: (\"SC\",\"FD\",\"PS\",\"PN\",\"AO\",\"OI\",\"AI\")".into()),
         ExtOp::Set(p) => {
@@ -299,7 +385,7 @@ fn clck(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
                     one(format!("+CLCK: {}", u8::from(enabled)))
                 }
                 ("SC", m) => {
-                    let pin = nth(op, 2).as_text()?;
+                    let pin = digits(nth(op, 2), st)?;
                     let block = sim::pin_block(&pin).ok_or(cme(CmeError::IncorrectParameters))?;
                     let ins = if m == 1 { 0x28 } else { 0x26 };
                     let sw = x
@@ -328,7 +414,7 @@ fn clck(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
 }
 
 /// `+CPWD="SC",<oldpwd>,<newpwd>`: CHANGE PIN1.
-fn cpwd(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
+fn cpwd(x: &mut Exec<'_>, st: &Settings, op: &ExtOp) -> Result<Reply, CmdError> {
     match op {
         ExtOp::Test => one("+CPWD: (\"SC\",8)".into()),
         ExtOp::Set(p) => {
@@ -337,10 +423,10 @@ fn cpwd(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
             if fac != "SC" {
                 return Err(cme(CmeError::OperationNotSupported));
             }
-            let old =
-                sim::pin_block(&nth(op, 1).as_text()?).ok_or(cme(CmeError::IncorrectParameters))?;
-            let new =
-                sim::pin_block(&nth(op, 2).as_text()?).ok_or(cme(CmeError::IncorrectParameters))?;
+            let old = sim::pin_block(&digits(nth(op, 1), st)?)
+                .ok_or(cme(CmeError::IncorrectParameters))?;
+            let new = sim::pin_block(&digits(nth(op, 2), st)?)
+                .ok_or(cme(CmeError::IncorrectParameters))?;
             need_card(x.dev)?;
             let mut data = old;
             data.extend(new);

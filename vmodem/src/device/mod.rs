@@ -151,6 +151,8 @@ pub struct Device {
     pub contexts: Vec<PdpContext>,
     /// A data call is up (`ATD*99#` → `CONNECT`).
     pub data_call: bool,
+    /// Response data of a `+CSIM` SELECT waiting for GET RESPONSE, by channel (T=0 emulation).
+    pub t0_pending: std::collections::BTreeMap<u8, Vec<u8>>,
     /// `+CPMS` memories.
     pub sms_mem: [String; 3],
     last_auth: Option<AuthResult>,
@@ -256,6 +258,7 @@ impl Device {
                 active: false,
             }],
             data_call: false,
+            t0_pending: std::collections::BTreeMap::new(),
             sms_mem: ["SM".into(), "SM".into(), "SM".into()],
             last_auth: None,
         };
@@ -558,6 +561,7 @@ impl Device {
     /// re-registration. `power_cycle` resets the card (slot switch, insertion, `+CFUN=1,1`);
     /// a profile switch keeps the host's logical channels open.
     pub fn refresh(&mut self, now: Instant, power_cycle: bool) {
+        self.t0_pending.clear();
         if power_cycle {
             self.sessions.clear();
             if let Some(c) = self.active_card_mut() {
@@ -990,6 +994,13 @@ impl Device {
         if before != self.net.registered() {
             self.push_event(DevEvent::Indicators);
         }
+        if !self.net.ps_registered() {
+            // No packet service: the network releases data calls and contexts.
+            self.data_call = false;
+            for c in &mut self.contexts {
+                c.active = false;
+            }
+        }
         self.save_logged();
         Ok(())
     }
@@ -1080,6 +1091,7 @@ impl Device {
         s.error = None;
         if i == self.active {
             self.sessions.clear();
+            self.t0_pending.clear();
             self.push_event(DevEvent::Sim(SimEvent::Removed));
             self.deregister(stat::NOT_REGISTERED);
             self.net.phase = RegPhase::Idle;
@@ -1126,6 +1138,7 @@ impl Device {
             c.power_off();
         }
         self.sessions.clear();
+        self.t0_pending.clear();
         self.active = i;
         if let Some(c) = self.active_card_mut() {
             c.power_on();
