@@ -84,7 +84,25 @@ fn config(dir: &Path) -> Config {
     }
 }
 
+/// Waits for `+CPIN: READY` (the SIM of the active slot finishes its start-up on a timer).
+fn wait_sim_ready(c: &mut PtyClient) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, got) = round_trip(c, b"AT+CPIN?\r");
+        if String::from_utf8_lossy(&got).contains("+CPIN: READY") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIM not ready: {}",
+            String::from_utf8_lossy(&got)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn open_channel(c: &mut PtyClient) -> String {
+    wait_sim_ready(c);
     let (_, got) = round_trip(c, format!("AT+CCHO=\"{ISD_R}\"\r").as_bytes());
     let text = String::from_utf8_lossy(&got).to_string();
     assert!(text.ends_with("OK\r\n"), "AT+CCHO: {text}");

@@ -340,12 +340,9 @@ where
         for pc in &mc.ports {
             let transcript = if opts.transcript.enabled {
                 let path = dir.join(format!("{}.transcript", pc.name));
-                let t = Transcript::open(
-                    &path,
-                    &format!("{}/{}", mc.name, pc.name),
-                    opts.transcript.max_bytes,
-                )
-                .map_err(io_err(path.display()))?;
+                let t =
+                    Transcript::open(&path, &format!("{}/{}", mc.name, pc.name), &opts.transcript)
+                        .map_err(io_err(path.display()))?;
                 Some(t)
             } else {
                 None

@@ -17,7 +17,14 @@
 //! The file is bounded: when it would grow past `max_bytes` it is renamed to `<port>.transcript.1`
 //! (replacing an older one) and a new file is started. Writing errors are logged once and
 //! otherwise ignored: a transcript never stops a port.
+//!
+//! Secrets are masked by default ([`Redactor`]): the parameters of `+CPIN=`/`+CPIN2=`, the
+//! passwords of `+CPWD=`/`+CLCK=`, and the data of PIN APDUs (VERIFY, CHANGE/DISABLE/ENABLE
+//! VERIFICATION, UNBLOCK) sent through `+CSIM=`/`+CGLA=` become `*`, in both directions (the echo
+//! repeats them). The masking follows the byte stream per client and direction, so a PIN typed
+//! one byte at a time is masked too.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -31,6 +38,8 @@ pub struct TranscriptOptions {
     pub enabled: bool,
     /// Rotate when a file would grow past this many bytes (0 = never rotate).
     pub max_bytes: u64,
+    /// Mask PINs and passwords ([`Redactor`]).
+    pub redact: bool,
 }
 
 impl Default for TranscriptOptions {
@@ -38,12 +47,13 @@ impl Default for TranscriptOptions {
         TranscriptOptions {
             enabled: true,
             max_bytes: 16 * 1024 * 1024,
+            redact: true,
         }
     }
 }
 
 /// The direction of a data record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// `>`: host to modem.
     HostToModem,
@@ -66,6 +76,7 @@ pub struct Transcript {
     path: PathBuf,
     title: String,
     max_bytes: u64,
+    redact: bool,
     inner: Mutex<Inner>,
 }
 
@@ -74,20 +85,23 @@ struct Inner {
     file: Option<File>,
     written: u64,
     failed: bool,
+    redactors: HashMap<(String, Direction), Redactor>,
 }
 
 impl Transcript {
     /// Opens (appending) or creates the transcript at `path`; `title` (e.g. `m0/at0`) goes into
-    /// the header line.
-    pub fn open(path: &Path, title: &str, max_bytes: u64) -> io::Result<Transcript> {
+    /// the header line. `opts.enabled` is not looked at (the caller decides).
+    pub fn open(path: &Path, title: &str, opts: &TranscriptOptions) -> io::Result<Transcript> {
         let t = Transcript {
             path: path.to_path_buf(),
             title: title.to_string(),
-            max_bytes,
+            max_bytes: opts.max_bytes,
+            redact: opts.redact,
             inner: Mutex::new(Inner {
                 file: None,
                 written: 0,
                 failed: false,
+                redactors: HashMap::new(),
             }),
         };
         {
@@ -113,25 +127,40 @@ impl Transcript {
         if bytes.is_empty() {
             return;
         }
+        let mut inner = self.lock();
+        let shown = if self.redact {
+            let r = inner
+                .redactors
+                .entry((endpoint.to_string(), dir))
+                .or_default();
+            escape(&r.mask(bytes))
+        } else {
+            escape(bytes)
+        };
         let line = format!(
             "{} {} {} {}\n",
             timestamp(SystemTime::now()),
             endpoint,
             dir.marker(),
-            escape(bytes)
+            shown
         );
-        self.write_line(&line);
+        self.write_line_locked(&mut inner, &line);
     }
 
-    /// Records an event (`open`, `close`, `note …`).
+    /// Records an event (`open`, `close`, `note …`). `open` and `close` reset the masking state
+    /// of the endpoint.
     pub fn event(&self, endpoint: &str, what: &str) {
+        let mut inner = self.lock();
+        if what == "open" || what == "close" {
+            inner.redactors.retain(|(e, _), _| e != endpoint);
+        }
         let line = format!(
             "{} {} {}\n",
             timestamp(SystemTime::now()),
             endpoint,
             escape(what.as_bytes())
         );
-        self.write_line(&line);
+        self.write_line_locked(&mut inner, &line);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -152,9 +181,8 @@ impl Transcript {
         Ok(())
     }
 
-    fn write_line(&self, line: &str) {
-        let mut inner = self.lock();
-        let result = self.write_locked(&mut inner, line);
+    fn write_line_locked(&self, inner: &mut Inner, line: &str) {
+        let result = self.write_locked(inner, line);
         if let Err(e) = result {
             if !inner.failed {
                 inner.failed = true;
@@ -177,6 +205,119 @@ impl Transcript {
                 Ok(())
             }
             None => self.start_file(inner),
+        }
+    }
+}
+
+/// Masks secrets in one direction of one client's byte stream (see the module doc). Tracks the
+/// start of the current command line (upper-cased, spaces dropped) across calls.
+#[derive(Debug, Default, Clone)]
+pub struct Redactor {
+    line: Vec<u8>,
+    state: Mask,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Mask {
+    #[default]
+    Scan,
+    /// Everything but quotes and commas to the end of the line.
+    Rest,
+    /// Like `Rest` once this many more commas have passed.
+    AfterCommas(u8),
+    /// A quoted APDU (`+CSIM`, `+CGLA`): `hex` digits seen so far, the INS byte.
+    Apdu { quoted: bool, hex: usize, ins: u8 },
+}
+
+/// The longest line start kept for matching.
+const LINE_KEEP: usize = 32;
+
+/// ISO 7816-4 / TS 102 221 PIN commands: VERIFY, CHANGE REFERENCE DATA, DISABLE and ENABLE
+/// VERIFICATION REQUIREMENT, RESET RETRY COUNTER (UNBLOCK).
+const PIN_INS: [u8; 5] = [0x20, 0x24, 0x26, 0x28, 0x2C];
+
+impl Redactor {
+    /// `bytes` with secrets replaced by `*`.
+    pub fn mask(&mut self, bytes: &[u8]) -> Vec<u8> {
+        bytes.iter().map(|&b| self.step(b)).collect()
+    }
+
+    fn step(&mut self, b: u8) -> u8 {
+        if b == b'\r' || b == b'\n' || b == b';' {
+            self.line.clear();
+            self.state = Mask::Scan;
+            return b;
+        }
+        match self.state {
+            Mask::Scan => {
+                if b != b' ' && self.line.len() < LINE_KEEP {
+                    self.line.push(b.to_ascii_uppercase());
+                    self.state = self.trigger();
+                }
+                b
+            }
+            Mask::Rest => {
+                if b == b'"' || b == b',' {
+                    b
+                } else {
+                    b'*'
+                }
+            }
+            Mask::AfterCommas(n) => {
+                if b == b',' {
+                    self.state = if n <= 1 {
+                        Mask::Rest
+                    } else {
+                        Mask::AfterCommas(n - 1)
+                    };
+                }
+                b
+            }
+            Mask::Apdu { quoted, hex, ins } => {
+                if b == b'"' {
+                    self.state = Mask::Apdu {
+                        quoted: !quoted,
+                        hex,
+                        ins,
+                    };
+                    return b;
+                }
+                let Some(d) = char::from(b).to_digit(16).filter(|_| quoted) else {
+                    return b;
+                };
+                let hex = hex + 1;
+                let ins = match hex {
+                    3 => (d as u8) << 4,
+                    4 => ins | d as u8,
+                    _ => ins,
+                };
+                self.state = Mask::Apdu { quoted, hex, ins };
+                // CLA INS P1 P2 Lc = 10 hex digits; the data after them is the PIN.
+                if hex > 10 && PIN_INS.contains(&ins) {
+                    b'*'
+                } else {
+                    b
+                }
+            }
+        }
+    }
+
+    fn trigger(&self) -> Mask {
+        let l = self.line.as_slice();
+        if l.ends_with(b"+CPIN=") || l.ends_with(b"+CPIN2=") {
+            Mask::Rest
+        } else if l.ends_with(b"+CPWD=") {
+            Mask::AfterCommas(1)
+        } else if l.ends_with(b"+CLCK=") {
+            Mask::AfterCommas(2)
+        } else if l.ends_with(b"+CSIM=") || l.ends_with(b"+CGLA=") {
+            Mask::Apdu {
+                quoted: false,
+                hex: 0,
+                ins: 0,
+            }
+        } else {
+            Mask::Scan
         }
     }
 }
@@ -357,7 +498,11 @@ mod tests {
     fn writes_parsable_records_and_rotates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("at0.transcript");
-        let t = Transcript::open(&path, "m0/at0", 300).unwrap();
+        let opts = TranscriptOptions {
+            max_bytes: 300,
+            ..TranscriptOptions::default()
+        };
+        let t = Transcript::open(&path, "m0/at0", &opts).unwrap();
         t.event("pty", "open");
         t.data("pty", Direction::HostToModem, b"AT\r");
         t.data("pty", Direction::ModemToHost, b"AT\r\r\nOK\r\n");
@@ -374,5 +519,81 @@ mod tests {
         assert!(t.rotated_path().exists());
         assert!(std::fs::metadata(&path).unwrap().len() <= 300);
         assert!(std::fs::metadata(t.rotated_path()).unwrap().len() <= 300);
+    }
+    fn masked(chunks: &[&[u8]]) -> String {
+        let mut r = Redactor::default();
+        let out: Vec<u8> = chunks.iter().flat_map(|c| r.mask(c)).collect();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn masks_pins_and_passwords() {
+        assert_eq!(masked(&[b"AT+CPIN=\"1234\"\r"]), "AT+CPIN=\"****\"\r");
+        assert_eq!(
+            masked(&[b"AT+CPIN=\"12345678\",\"0000\"\r"]),
+            "AT+CPIN=\"********\",\"****\"\r"
+        );
+        assert_eq!(
+            masked(&[b"at + cpwd=\"SC\",\"1234\",\"4321\"\r"]),
+            "at + cpwd=\"SC\",\"****\",\"****\"\r"
+        );
+        assert_eq!(
+            masked(&[b"AT+CLCK=\"SC\",1,\"1234\"\r", b"AT+CLCK=\"SC\",2\r"]),
+            "AT+CLCK=\"SC\",1,\"****\"\rAT+CLCK=\"SC\",2\r"
+        );
+        // The status answer and other commands are untouched.
+        assert_eq!(
+            masked(&[b"AT+CPIN?\r\r\n+CPIN: SIM PIN\r\n"]),
+            "AT+CPIN?\r\r\n+CPIN: SIM PIN\r\n"
+        );
+    }
+
+    #[test]
+    fn masks_a_pin_typed_one_byte_at_a_time_and_its_echo() {
+        let bytes = b"AT+CPIN=1234\r";
+        let chunks: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(masked(&chunks), "AT+CPIN=****\r");
+    }
+
+    #[test]
+    fn masks_the_data_of_pin_apdus_only() {
+        assert_eq!(
+            masked(&[b"AT+CSIM=26,\"002000010831323334FFFFFFFF\"\r"]),
+            "AT+CSIM=26,\"0020000108****************\"\r"
+        );
+        assert_eq!(
+            masked(&[b"AT+CGLA=1,26,\"812C000110", b"3132333435363738\"\r"]),
+            "AT+CGLA=1,26,\"812C000110****************\"\r"
+        );
+        // Retry-counter query (no data), SELECT and STORE DATA stay readable.
+        assert_eq!(
+            masked(&[b"AT+CSIM=10,\"0020000100\"\r"]),
+            "AT+CSIM=10,\"0020000100\"\r"
+        );
+        let gla = "AT+CGLA=1,22,\"81E2910006BF3E035C015A\"\r";
+        assert_eq!(masked(&[gla.as_bytes()]), gla);
+    }
+
+    #[test]
+    fn transcript_masks_unless_told_not_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("at0.transcript");
+        let t = Transcript::open(&path, "m0/at0", &TranscriptOptions::default()).unwrap();
+        t.data("pty", Direction::HostToModem, b"AT+CPIN=\"1234\"\r");
+        t.data(
+            "pty",
+            Direction::ModemToHost,
+            b"AT+CPIN=\"1234\"\r\r\nOK\r\n",
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("1234"), "{text}");
+        let path = dir.path().join("at1.transcript");
+        let opts = TranscriptOptions {
+            redact: false,
+            ..TranscriptOptions::default()
+        };
+        let t = Transcript::open(&path, "m0/at1", &opts).unwrap();
+        t.data("pty", Direction::HostToModem, b"AT+CPIN=\"1234\"\r");
+        assert!(std::fs::read_to_string(&path).unwrap().contains("1234"));
     }
 }

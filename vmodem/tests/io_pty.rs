@@ -230,7 +230,7 @@ fn real_modem_drops_a_urc_injected_while_the_port_is_closed() {
             port: Some("at0".into()),
         },
     };
-    let _ = server.control(&env);
+    server.control(&env).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let mut c = client(&link);
     let stale = read_until(&mut c, &[], Duration::from_millis(300));

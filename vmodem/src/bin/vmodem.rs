@@ -70,6 +70,9 @@ struct StartArgs {
     /// Do not write byte transcripts.
     #[arg(long)]
     no_transcript: bool,
+    /// Write PINs and passwords into transcripts instead of masking them.
+    #[arg(long)]
+    transcript_secrets: bool,
     /// Rotate a transcript when it reaches this many bytes (0 = never).
     #[arg(long, default_value_t = TranscriptOptions::default().max_bytes)]
     transcript_max_bytes: u64,
@@ -179,6 +182,7 @@ fn start(args: StartArgs) -> Result<ExitCode> {
         transcript: TranscriptOptions {
             enabled: !args.no_transcript,
             max_bytes: args.transcript_max_bytes,
+            redact: !args.transcript_secrets,
         },
         endpoint: EndpointOptions {
             hup_poll: Duration::from_millis(args.hup_poll_ms.clamp(5, 1000)),
