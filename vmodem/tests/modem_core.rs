@@ -1235,3 +1235,52 @@ fn an_unreachable_pcsc_reader_is_a_sim_failure() {
     assert_eq!(st["sim"]["state"], "failure");
     assert!(st["slots"][0]["error"].is_string());
 }
+
+#[test]
+fn a_quirk_file_from_a_path_changes_the_answers() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("telit.toml");
+    std::fs::write(
+        &q,
+        r##"
+name = "telit-like"
+manufacturer = "Telit"
+model = "LE910C1"
+ccho_prefix = false
+cchc_line = true
+cgsn_quoted = true
+csim_test_info = "+CSIM: (2-520)"
+unknown_command_text = "COMMAND NOT SUPPORT"
+echo = false
+urc_sim_ready = ["#QSS: 1"]
+[latency_ms]
+"+CGLA" = 120
+"##,
+    )
+    .unwrap();
+    let mut cfg = ModemConfig::named("telit");
+    cfg.quirks = q.to_str().unwrap().into();
+    cfg.model = Some("LE910C4".into());
+    cfg.slots = vec![SlotConfig::Empty, SlotConfig::Euicc { state_dir: None }];
+    let mut t = T::open(cfg);
+    // Factory echo off: no echo from the first command.
+    assert_eq!(t.raw(0, "AT\r"), "\r\nOK\r\n");
+    assert_eq!(t.one("AT+CGMI"), "Telit");
+    assert_eq!(t.one("AT+CGMM"), "LE910C4");
+    let imei = t.m.device().imei_for_active().as_str().to_string();
+    assert_eq!(t.one("AT+CGSN=1"), format!("+CGSN: \"{imei}\""));
+    assert_eq!(t.one("AT+CSIM=?"), "+CSIM: (2-520)");
+    assert_eq!(t.cmd("AT+FOO"), ["COMMAND NOT SUPPORT"]);
+    t.control(ControlRequest::AddProfile {
+        package: td.join(PKG_A),
+        enable: true,
+    });
+    t.poll();
+    assert_eq!(t.urcs(0), ["+CPIN: NOT READY", "#QSS: 1"]);
+    let ch = t.one(&format!("AT+CCHO=\"{ISDR_AID}\""));
+    assert!(ch.parse::<u8>().is_ok(), "{ch}");
+    t.ok(&format!("AT+CGLA={ch},22,\"81e2910006bf3e035c015a\""));
+    assert_eq!(t.m.response_delay(0), Duration::from_millis(120));
+    assert_eq!(t.one(&format!("AT+CCHC={ch}")), "+CCHC");
+}
