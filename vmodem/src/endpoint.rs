@@ -2,10 +2,13 @@
 //! (a path, or `abstract:<name>` in the Linux abstract namespace) and a loopback TCP listener.
 //!
 //! All endpoint kinds run the same client loop ([`serve_client`]): read bytes → lock the modem →
-//! [`ModemCore::input`] → wait [`ModemCore::response_delay`] → write the response in one write.
-//! After every input or control request every client task of the modem is woken
-//! ([`ModemHub::wake`]) to flush [`ModemCore::take_output`] (URCs); one timer task per modem runs
-//! [`ModemCore::poll`] on its deadlines ([`spawn_timer`]).
+//! [`ModemCore::input`] (then, under the same lock, [`ModemCore::poll`] and the port's own
+//! [`ModemCore::take_output`]) → wait [`ModemCore::response_delay`] → write it all in one write.
+//! After an input the client tasks of the modem's *other* ports are woken to flush their
+//! [`ModemCore::take_output`] (a command on one port may cause URCs on another); after a control
+//! request or a timer run every client task is ([`ModemHub::wake`]). One timer task per modem runs
+//! [`ModemCore::poll`] on its deadlines ([`spawn_timer`]); an input that brings a deadline forward
+//! wakes it.
 //!
 //! A port may have clients on several endpoints at once (its PTY, its socket, its TCP listener,
 //! and several socket connections): they share the port's V.250 state, as two programs opening
@@ -17,7 +20,7 @@ use std::fmt;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,7 +36,9 @@ use crate::transcript::{Direction, Transcript};
 
 /// What the endpoints drive: the sans-IO modem ([`Modem`]), or a test double.
 pub trait ModemCore: Send + 'static {
-    /// Bytes from the host on `port`; returns the bytes to send back now.
+    /// Bytes from the host on `port`; returns the bytes to send back now. Output for `port` that
+    /// this input makes ready is either returned here or left for [`ModemCore::take_output`],
+    /// which the endpoint calls right after (other ports are woken to call it).
     fn input(&mut self, port: PortId, bytes: &[u8], now: Instant) -> Vec<u8>;
     /// The first client of `port` arrived.
     fn attach(&mut self, port: PortId);
@@ -136,7 +141,15 @@ pub struct PortHub {
     name: String,
     clients: AtomicUsize,
     urc: broadcast::Sender<Arc<[u8]>>,
+    /// Bumped to make the port's client tasks call `take_output`.
+    wake: watch::Sender<u64>,
     transcript: Option<Transcript>,
+}
+
+impl PortHub {
+    fn wake(&self) {
+        self.wake.send_modify(|g| *g = g.wrapping_add(1));
+    }
 }
 
 impl PortHub {
@@ -154,8 +167,11 @@ impl PortHub {
 pub struct ModemHub<C> {
     name: String,
     core: Mutex<C>,
-    wake: watch::Sender<u64>,
     timer: Notify,
+    /// When the timer task will next run `poll`, in ns after `epoch` (`u64::MAX`: not planned).
+    /// Read and written only with the core locked.
+    planned: AtomicU64,
+    epoch: Instant,
     ports: Vec<PortHub>,
 }
 
@@ -163,18 +179,19 @@ impl<C: ModemCore> ModemHub<C> {
     /// A hub for `core` with the given ports (in [`PortId`] order), each with an optional
     /// transcript.
     pub fn new(name: &str, core: C, ports: Vec<(String, Option<Transcript>)>) -> Arc<Self> {
-        let (wake, _) = watch::channel(0u64);
         Arc::new(ModemHub {
             name: name.to_string(),
             core: Mutex::new(core),
-            wake,
             timer: Notify::new(),
+            planned: AtomicU64::new(u64::MAX),
+            epoch: Instant::now(),
             ports: ports
                 .into_iter()
                 .map(|(name, transcript)| PortHub {
                     name,
                     clients: AtomicUsize::new(0),
                     urc: broadcast::channel(256).0,
+                    wake: watch::channel(0u64).0,
                     transcript,
                 })
                 .collect(),
@@ -213,7 +230,55 @@ impl<C: ModemCore> ModemHub<C> {
     }
 
     fn wake_clients(&self) {
-        self.wake.send_modify(|g| *g = g.wrapping_add(1));
+        for p in &self.ports {
+            p.wake();
+        }
+    }
+
+    fn wake_others(&self, port: PortId) {
+        for (i, p) in self.ports.iter().enumerate() {
+            if i != port {
+                p.wake();
+            }
+        }
+    }
+
+    fn nanos_since_epoch(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// With the core locked: the timer task will run `poll` after `next` from `now`.
+    fn set_planned(&self, now: Instant, next: Option<Duration>) {
+        let at = next.map_or(u64::MAX, |d| self.nanos_since_epoch(now + d));
+        self.planned.store(at, Ordering::Relaxed);
+    }
+
+    /// With the core locked, after an inline `poll`: wakes the timer task if `next` is sooner
+    /// than what it planned.
+    fn replan(&self, now: Instant, next: Option<Duration>) {
+        if let Some(d) = next {
+            let at = self.nanos_since_epoch(now + d);
+            if at < self.planned.load(Ordering::Relaxed) {
+                self.planned.store(at, Ordering::Relaxed);
+                self.timer.notify_one();
+            }
+        }
+    }
+
+    /// One input on `port`, with the inline `poll` and the port's pending output; returns the
+    /// bytes to write and the delay before writing them. Wakes the other ports.
+    fn input(&self, port: PortId, bytes: &[u8]) -> (Vec<u8>, Duration) {
+        let r = {
+            let mut core = self.lock();
+            let now = Instant::now();
+            let mut out = core.input(port, bytes, now);
+            let next = core.poll(now);
+            self.replan(now, next);
+            out.extend(core.take_output(port));
+            (out, core.response_delay(port))
+        };
+        self.wake_others(port);
+        r
     }
 
     /// A control request, then a wake-up.
@@ -302,7 +367,7 @@ where
         return Err(io::Error::new(io::ErrorKind::NotFound, "no such port"));
     };
     let mut urc_rx = p.urc.subscribe();
-    let mut wake_rx = hub.wake.subscribe();
+    let mut wake_rx = p.wake.subscribe();
     hub.attach(port, label);
     wake_rx.mark_changed();
     let mut buf = vec![0u8; 4096];
@@ -317,12 +382,7 @@ where
                     if let Some(t) = &p.transcript {
                         t.data(label, Direction::HostToModem, bytes);
                     }
-                    let (out, delay) = {
-                        let mut core = hub.lock();
-                        let out = core.input(port, bytes, Instant::now());
-                        (out, core.response_delay(port))
-                    };
-                    hub.wake();
+                    let (out, delay) = hub.input(port, bytes);
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
@@ -367,7 +427,13 @@ where
 pub fn spawn_timer<C: ModemCore>(hub: Arc<ModemHub<C>>, mut shutdown: Shutdown) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let next = hub.lock().poll(Instant::now());
+            let next = {
+                let mut core = hub.lock();
+                let now = Instant::now();
+                let next = core.poll(now);
+                hub.set_planned(now, next);
+                next
+            };
             hub.wake_clients();
             let sleep = async {
                 match next {
