@@ -74,6 +74,8 @@ pub struct Modem {
     dev: Device,
     quirks: Quirks,
     faults: Faults,
+    /// The latest time an event brought (for events that come without one, such as detach).
+    last_now: Instant,
 }
 
 fn bad(e: impl std::fmt::Display) -> ControlError {
@@ -142,6 +144,7 @@ impl Modem {
             dev,
             quirks,
             faults: Faults::default(),
+            last_now: Instant::now(),
         })
     }
 
@@ -167,6 +170,7 @@ impl Modem {
     /// Bytes from the host on `port`; returns the bytes to send back now (echo, responses, and
     /// URCs that may be delivered after the final result).
     pub fn input(&mut self, port: PortId, bytes: &[u8], now: Instant) -> Vec<u8> {
+        self.last_now = self.last_now.max(now);
         let Some(slot) = self.ports.get_mut(port) else {
             return Vec::new();
         };
@@ -210,7 +214,7 @@ impl Modem {
             port: &mut slot.state,
             quirks: &self.quirks,
             faults: &mut self.faults,
-            now: Instant::now(),
+            now: self.last_now,
             delay: Duration::ZERO,
             data_ended: false,
         };
@@ -233,6 +237,7 @@ impl Modem {
     /// Runs timers due at `now` (registration steps, `+++` guard time); returns when to call
     /// again, if anything is scheduled.
     pub fn poll(&mut self, now: Instant) -> Option<Duration> {
+        self.last_now = self.last_now.max(now);
         for slot in &mut self.ports {
             let mut exec = Exec {
                 dev: &mut self.dev,
@@ -309,6 +314,7 @@ impl Modem {
 
     /// A control-plane request.
     pub fn control(&mut self, req: &ControlRequest, now: Instant) -> Result<Value, ControlError> {
+        self.last_now = self.last_now.max(now);
         let r = self.control_inner(req, now);
         self.distribute();
         r
@@ -569,6 +575,7 @@ impl Modem {
             "auto_register": n.radio.auto_register,
             "accept_unknown": n.radio.accept_unknown,
             "last_auth": self.dev.last_auth(),
+            "resyncs": self.dev.resyncs(),
         })
     }
 

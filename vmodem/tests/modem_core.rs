@@ -1284,3 +1284,78 @@ urc_sim_ready = ["#QSS: 1"]
     assert_eq!(t.m.response_delay(0), Duration::from_millis(120));
     assert_eq!(t.one(&format!("AT+CCHC={ch}")), "+CCHC");
 }
+
+/// Package A with its USIM/ISIM AKA algorithm switched from the TS 34.108 test algorithm to
+/// Milenage (same K, OPc all zero): `algorithmID` 3 → 1 in each akaParameter.
+fn milenage_a(td: &std::path::Path, dir: &std::path::Path) -> PathBuf {
+    let mut a = std::fs::read(td.join(PKG_A)).unwrap();
+    let from = hex::decode("a12a8001038101028210").unwrap();
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(at) = a[i..].windows(from.len()).position(|w| w == from) {
+        a[i + at + 4] = 0x01;
+        i += at + from.len();
+        n += 1;
+    }
+    assert!(n >= 1);
+    let p = dir.join("a-milenage.der");
+    std::fs::write(&p, a).unwrap();
+    p
+}
+
+#[test]
+fn milenage_subscriber_registers_and_the_hss_resynchronises_from_auts() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ModemConfig::named("milenage");
+    cfg.slots = vec![SlotConfig::Uicc {
+        package: milenage_a(&td, dir.path()),
+    }];
+    let mut t = T::open(cfg);
+    t.raw(0, "ATE0\r");
+    t.ok("AT+CEREG=1");
+    t.poll();
+    assert_eq!(t.urcs(0), ["+CEREG: 2", "+CEREG: 1"]);
+    let snap = t.control(ControlRequest::Snapshot);
+    assert_eq!(snap["hss"][0]["algorithm"], "milenage");
+    assert_eq!(snap["network"]["last_auth"], "success");
+    assert_eq!(snap["network"]["resyncs"], 0);
+    // The USIM keeps its SQN; an HSS that forgot its own sends a stale one, the USIM answers
+    // AUTS, the HSS takes the USIM's SQN and the second vector is accepted.
+    for _ in 0..3 {
+        t.control(ControlRequest::Reregister);
+        t.poll();
+    }
+    t.control(ControlRequest::SetSubscriber {
+        imsi: IMSI.into(),
+        k: "000102030405060708090A0B0C0D0E0F".into(),
+        opc: Some("00000000000000000000000000000000".into()),
+        op_key: None,
+        algorithm: Some(vmodem::device::aka::Algorithm::Milenage),
+        sqn: Some(0),
+    });
+    t.control(ControlRequest::Reregister);
+    t.poll();
+    assert_eq!(t.status()["network"]["last_auth"], "success");
+    assert_eq!(t.status()["network"]["resyncs"], 1);
+    let snap = t.control(ControlRequest::Snapshot);
+    assert!(
+        snap["hss"][0]["sqn"].as_u64().unwrap() >= 5,
+        "{}",
+        snap["hss"]
+    );
+    assert_eq!(t.one("AT+CEREG?"), "+CEREG: 1,1");
+    // A wrong OPc: MAC failure, denied.
+    t.control(ControlRequest::SetSubscriber {
+        imsi: IMSI.into(),
+        k: "000102030405060708090A0B0C0D0E0F".into(),
+        opc: None,
+        op_key: Some("11111111111111111111111111111111".into()),
+        algorithm: Some(vmodem::device::aka::Algorithm::Milenage),
+        sqn: None,
+    });
+    t.control(ControlRequest::Reregister);
+    t.poll();
+    assert_eq!(t.status()["network"]["last_auth"], "mac_failure");
+    assert_eq!(t.one("AT+CEREG?"), "+CEREG: 1,3");
+}

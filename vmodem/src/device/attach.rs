@@ -137,6 +137,7 @@ impl Device {
                     if !sub.resync(&v.rand, &auts) {
                         return AuthResult::SyncFailure;
                     }
+                    self.resyncs += 1;
                 }
                 AuthAnswer::MacFailure => return AuthResult::MacFailure,
                 AuthAnswer::Error(sw) => return AuthResult::CardError(sw),

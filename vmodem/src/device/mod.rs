@@ -158,6 +158,8 @@ pub struct Device {
     /// `+CPMS` memories.
     pub sms_mem: [String; 3],
     last_auth: Option<AuthResult>,
+    /// Re-synchronisations the HSS made from an AUTS (TS 33.102 §6.3.5).
+    resyncs: u32,
 }
 
 /// `ICCID` digits → EF.ICCID form (nibble-swapped BCD, F-padded to 10 bytes).
@@ -263,6 +265,7 @@ impl Device {
             t0_pending: std::collections::BTreeMap::new(),
             sms_mem: ["SM".into(), "SM".into(), "SM".into()],
             last_auth: None,
+            resyncs: 0,
         };
         for (i, c) in slot_cfgs.iter().enumerate() {
             let slot = dev.build_slot(i, c);
@@ -406,6 +409,11 @@ impl Device {
 
     pub fn hss(&self) -> &Hss {
         &self.hss
+    }
+
+    /// How many times the HSS re-synchronised its SQN from the USIM's AUTS.
+    pub fn resyncs(&self) -> u32 {
+        self.resyncs
     }
 
     pub fn last_auth(&self) -> Option<&AuthResult> {
