@@ -1205,10 +1205,13 @@ fn losing_packet_service_ends_the_data_call_with_no_carrier() {
     let Some(td) = testdata() else { return };
     let mut t = uicc_modem(&td);
     t.raw(0, "ATE0\r");
+    assert_eq!(t.cmd_on(1, "ATE0"), ["ATE0", "OK"]);
+    assert_eq!(t.cmd_on(1, "AT+CGEREP=2,1"), ["OK"]);
     assert_eq!(t.cmd("ATD*99#"), ["NO CARRIER"]);
     t.poll();
     assert_eq!(t.cmd("ATD*99#"), ["CONNECT"]);
-    assert_eq!(t.cmd_on(1, "AT+CGACT?").last().unwrap(), "OK");
+    assert_eq!(t.urcs(1), ["+CGEV: ME PDN ACT 1"]);
+    assert_eq!(t.cmd_on(1, "AT+CGACT?"), ["+CGACT: 1,1", "OK"]);
     t.control(ControlRequest::SetRegistration {
         domain: None,
         stat: 0,
@@ -1217,7 +1220,9 @@ fn losing_packet_service_ends_the_data_call_with_no_carrier() {
         act: None,
     });
     assert_eq!(t.urcs(0), ["NO CARRIER"]);
+    assert_eq!(t.urcs(1), ["+CGEV: NW PDN DEACT 1", "+CGEV: NW DETACH"]);
     assert_eq!(t.one("AT+CGACT?"), "+CGACT: 1,0");
+    assert_eq!(t.cmd("AT+CGACT=1,1"), ["ERROR"]);
 }
 
 #[test]

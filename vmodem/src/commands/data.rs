@@ -23,10 +23,9 @@ fn connect(x: &mut Exec<'_>, cid: u8) -> Result<Reply, CmdError> {
     if !x.dev.net.ps_registered() {
         return reply(Final::NoCarrier);
     }
-    let Some(c) = x.dev.contexts.iter_mut().find(|c| c.cid == cid) else {
+    if !x.dev.set_context_active(cid, true) {
         return reply(Final::NoCarrier);
-    };
-    c.active = true;
+    }
     x.dev.data_call = true;
     reply(Final::Connect(None))
 }
@@ -223,15 +222,15 @@ fn cgact(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
             if state && !x.dev.net.ps_registered() {
                 return Err(cme(CmeError::NoNetworkService));
             }
-            let mut found = false;
-            for c in &mut x.dev.contexts {
-                if cids.is_empty() || cids.contains(&c.cid) {
-                    c.active = state;
-                    found = true;
+            let targets: Vec<u8> = if cids.is_empty() {
+                x.dev.contexts.iter().map(|c| c.cid).collect()
+            } else {
+                cids
+            };
+            for cid in targets {
+                if !x.dev.set_context_active(cid, state) {
+                    return Err(cme(CmeError::InvalidIndex));
                 }
-            }
-            if !found && !cids.is_empty() {
-                return Err(cme(CmeError::InvalidIndex));
             }
             ok()
         }

@@ -343,5 +343,11 @@ pub fn urc_lines(
             out
         }
         DevEvent::Raw { line, .. } => vec![line.clone()],
+        DevEvent::Cgev(text) => {
+            if port.cgerep[0] == 0 {
+                return Vec::new();
+            }
+            vec![format!("+CGEV: {text}")]
+        }
     }
 }

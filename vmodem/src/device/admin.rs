@@ -56,6 +56,7 @@ impl Device {
         let cause = (s == stat::DENIED).then_some(3);
         // A location change is reported even when <stat> stays (TS 27.007 §7.2, n=2).
         let before = self.net.registered();
+        let had_ps = self.net.ps_registered();
         for d in &domains {
             let changed = !self.net.set(&[*d], s, cause).is_empty();
             if changed || act.is_some() {
@@ -71,10 +72,7 @@ impl Device {
         }
         if !self.net.ps_registered() {
             // No packet service: the network releases data calls and contexts.
-            self.data_call = false;
-            for c in &mut self.contexts {
-                c.active = false;
-            }
+            self.release_pdp(had_ps);
         }
         self.save_logged();
         Ok(())

@@ -96,6 +96,8 @@ pub enum DevEvent {
         line: String,
         port: Option<String>,
     },
+    /// A packet-domain event (TS 27.007 §10.1.19), the text after `+CGEV: `.
+    Cgev(String),
 }
 
 /// One PDP context (TS 27.007 `+CGDCONT`).
@@ -595,11 +597,43 @@ impl Device {
             .copied()
             .filter(|d| self.net.domain(*d).stat != stat::NOT_REGISTERED)
             .collect();
+        let had_ps = self.net.ps_registered();
         self.set_stat(&domains, to, None);
-        self.data_call = false;
+        self.release_pdp(had_ps);
+    }
+
+    /// The network released packet service: the contexts and the data call end, with
+    /// `+CGEV: NW PDN DEACT <cid>` and (if it was attached) `+CGEV: NW DETACH`.
+    fn release_pdp(&mut self, detach: bool) {
+        let cids: Vec<u8> = self
+            .contexts
+            .iter()
+            .filter(|c| c.active)
+            .map(|c| c.cid)
+            .collect();
         for c in &mut self.contexts {
             c.active = false;
         }
+        self.data_call = false;
+        for cid in cids {
+            self.push_event(DevEvent::Cgev(format!("NW PDN DEACT {cid}")));
+        }
+        if detach {
+            self.push_event(DevEvent::Cgev("NW DETACH".into()));
+        }
+    }
+
+    /// Activates or deactivates a context at the MT's request (`+CGACT`, `ATD*99#`).
+    pub fn set_context_active(&mut self, cid: u8, active: bool) -> bool {
+        let Some(c) = self.contexts.iter_mut().find(|c| c.cid == cid) else {
+            return false;
+        };
+        if c.active != active {
+            c.active = active;
+            let what = if active { "ACT" } else { "DEACT" };
+            self.push_event(DevEvent::Cgev(format!("ME PDN {what} {cid}")));
+        }
+        true
     }
 
     fn set_stat(&mut self, domains: &[Domain], s: u8, cause: Option<u8>) {
