@@ -216,12 +216,12 @@ impl Port {
             out
         } else {
             if self.opts.urc_queue_limit == 0 {
-                self.urcs_dropped += 1;
+                self.urcs_dropped = self.urcs_dropped.saturating_add(1);
                 return Vec::new();
             }
             while self.urcs.len() >= self.opts.urc_queue_limit {
                 self.urcs.pop_front();
-                self.urcs_dropped += 1;
+                self.urcs_dropped = self.urcs_dropped.saturating_add(1);
                 tracing::debug!(port = %self.opts.name, "URC queue full: oldest dropped");
             }
             self.urcs.push_back(line.to_string());
