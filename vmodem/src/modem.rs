@@ -401,6 +401,9 @@ impl Modem {
                 if command.trim().is_empty() {
                     return Err(bad("command pattern is empty"));
                 }
+                if *ms > 600_000 {
+                    return Err(bad("latency above 600000 ms"));
+                }
                 self.faults.set_latency(command, *ms);
                 done()
             }
@@ -491,6 +494,13 @@ impl Modem {
                 register_ms,
                 sim_ready_ms,
             } => {
+                let max = crate::device::network::MAX_DELAY.as_millis() as u64;
+                if [search_ms, register_ms, sim_ready_ms]
+                    .iter()
+                    .any(|v| v.is_some_and(|ms| ms > max))
+                {
+                    return Err(bad(format!("procedure delays are at most {max} ms")));
+                }
                 let timing =
                     if search_ms.is_some() || register_ms.is_some() || sim_ready_ms.is_some() {
                         let mut t = self.dev.net.timing;

@@ -147,7 +147,9 @@ impl Quirks {
         self.latency_ms
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map_or(Duration::ZERO, |(_, ms)| Duration::from_millis(*ms))
+            .map_or(Duration::ZERO, |(_, ms)| {
+                Duration::from_millis((*ms).min(600_000))
+            })
     }
 
     /// The factory settings of a port of this vendor.

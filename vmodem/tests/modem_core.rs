@@ -932,6 +932,48 @@ fn injected_errors_latency_urcs_and_signal_reach_the_ports() {
             line: "a\r\nb".into(),
             port: None,
         },
+        ControlRequest::SetLatency {
+            command: "*".into(),
+            ms: u64::MAX,
+        },
+        ControlRequest::SetNetwork {
+            roaming: None,
+            accept_unknown: None,
+            auto_register: None,
+            plmn: None,
+            search_ms: Some(u64::MAX),
+            register_ms: None,
+            sim_ready_ms: None,
+        },
+        ControlRequest::SetNetwork {
+            roaming: None,
+            accept_unknown: None,
+            auto_register: None,
+            plmn: Some("12".into()),
+            search_ms: None,
+            register_ms: None,
+            sim_ready_ms: None,
+        },
+        ControlRequest::SetSubscriber {
+            imsi: "x".into(),
+            k: "00".into(),
+            opc: None,
+            op_key: None,
+            algorithm: None,
+            sqn: None,
+        },
+        ControlRequest::InjectError {
+            command: "+CSQ".into(),
+            count: 1,
+            cme: Some(9999),
+        },
+        ControlRequest::EnableProfile {
+            iccid: "89xx".into(),
+        },
+        ControlRequest::AddProfile {
+            package: "/nonexistent.der".into(),
+            enable: true,
+        },
     ] {
         assert!(t.m.control(&bad, t.now).is_err(), "{bad:?}");
     }

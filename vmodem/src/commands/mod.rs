@@ -169,10 +169,11 @@ pub fn command_name(cmd: &Command) -> String {
 impl Executor for Exec<'_> {
     fn execute(&mut self, settings: &mut Settings, cmd: &Command) -> Result<Reply, CmdError> {
         let name = command_name(cmd);
-        self.delay += self
+        let extra = self
             .quirks
             .latency(&name)
             .max(self.faults.latency_of(&name));
+        self.delay = self.delay.saturating_add(extra);
         if let Some(e) = self.faults.take_error(&name) {
             return Err(e);
         }

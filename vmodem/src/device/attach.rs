@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand_chacha::rand_core::Rng;
 use tracing::info;
 
-use super::network::{stat, RegPhase};
+use super::network::{self, stat, RegPhase};
 use super::sim::{self, AuthAnswer};
 use super::{AuthResult, DevEvent, Device, SimEvent, SimState};
 use crate::error::CmeError;
@@ -61,7 +61,7 @@ impl Device {
                 }
                 let domains = self.net.auto_domains();
                 self.set_stat(&domains, stat::SEARCHING, None);
-                self.net.phase = RegPhase::Searching(now + self.net.timing.register);
+                self.net.phase = RegPhase::Searching(network::later(now, self.net.timing.register));
                 true
             }
             RegPhase::Searching(at) if now >= at => {
@@ -175,7 +175,8 @@ impl Device {
             self.start_registration(now);
             if self.net.phase == RegPhase::Idle && self.can_attach() && self.cfun == 1 {
                 // auto_register off: an explicit request still registers.
-                self.net.phase = RegPhase::Pending(Some(now + self.net.timing.search));
+                self.net.phase =
+                    RegPhase::Pending(Some(network::later(now, self.net.timing.search)));
             }
         }
     }

@@ -584,7 +584,7 @@ impl Device {
         self.deregister(stat::NOT_REGISTERED);
         self.net.phase = RegPhase::Idle;
         self.sim = if self.active_card_mut().is_some() {
-            SimState::Initialising(Some(now + self.net.timing.sim_ready))
+            SimState::Initialising(Some(network::later(now, self.net.timing.sim_ready)))
         } else {
             SimState::Absent
         };
@@ -671,7 +671,7 @@ impl Device {
     /// Starts the registration procedure if the MT can register.
     pub fn start_registration(&mut self, now: Instant) {
         if self.cfun == 1 && self.net.radio.auto_register && self.can_attach() {
-            self.net.phase = RegPhase::Pending(Some(now + self.net.timing.search));
+            self.net.phase = RegPhase::Pending(Some(network::later(now, self.net.timing.search)));
         }
     }
 

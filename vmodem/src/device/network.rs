@@ -102,6 +102,14 @@ impl Radio {
     }
 }
 
+/// `now + d`, or `now` if that is not representable (never panics on a huge delay).
+pub fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d).unwrap_or(now)
+}
+
+/// The longest delay the control plane may set for a step of the procedures.
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+
 /// Delays of the registration procedure (0 in tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {
