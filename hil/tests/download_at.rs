@@ -268,12 +268,18 @@ fn download_enable_and_read_imsi(mode: AtMode, file: &str, seed: u8) {
         o.segments,
         o.bpp_len
     );
-    // The channel may have been closed by the modem's SIM refresh: a fresh one works.
+    // The modem keeps the host's channel across the profile switch (a REFRESH, not a card
+    // reset): ES10 goes on on the same channel; a fresh channel works too.
+    let eid = rsp::pki::eid_from_hex(&bench.eid).unwrap().to_vec();
+    let session = card.transport().session();
+    assert_eq!(card.get_eid().unwrap(), eid);
     card.transport().reopen_session().unwrap();
+    assert!(card.transport().session().is_some());
     card.select_isdr().unwrap();
-    assert_eq!(
-        card.get_eid().unwrap(),
-        rsp::pki::eid_from_hex(&bench.eid).unwrap().to_vec()
+    assert_eq!(card.get_eid().unwrap(), eid);
+    eprintln!(
+        "channel before the switch {session:?}, after reopening {:?}",
+        card.transport().session()
     );
 }
 

@@ -265,10 +265,12 @@ impl AtModem {
         }
     }
 
-    /// Forgets the channel without closing it (after a SIM refresh or reset the modem has
-    /// closed it already) and opens a new one.
+    /// Closes the channel if the modem still knows it (a SIM reset or slot switch closes every
+    /// channel on the modem; then the close fails and is ignored) and opens a new one.
     pub fn reopen_session(&mut self) -> Result<(), AtError> {
-        self.session = Session::None;
+        if let Err(e) = self.close_session() {
+            tracing::debug!(target: "hil::at", "closing the old channel: {e}");
+        }
         self.open_session()
     }
 
