@@ -380,7 +380,10 @@ impl Port {
             match self.execute(cmd, exec) {
                 Ok(reply) => {
                     format::info(&self.settings, &reply.info, out);
-                    span.record("result", format::final_text(&reply.fin));
+                    span.record(
+                        "result",
+                        tracing::field::display(format::final_text(&reply.fin)),
+                    );
                     if reply.fin != Final::Ok {
                         // V.250 §5.2.1: CONNECT, NO CARRIER, … end the line.
                         return Ok(reply.fin);
@@ -392,7 +395,7 @@ impl Port {
                         &Err(e.clone()),
                         self.opts.unknown_command_text.as_deref(),
                     );
-                    span.record("result", text);
+                    span.record("result", tracing::field::display(text));
                     return Err(e);
                 }
             }
