@@ -9,12 +9,23 @@
 //! - the SIM object shows the IMSI and ICCID of the enabled TS.48 profile;
 //! - registration changes injected on the control plane (`set_registration`) show up as
 //!   roaming, searching and home again;
-//! - a profile switch on the eUICC (`enable_profile` of a second TS.48 profile whose IMSI was
-//!   changed to 001020123456099) ends with MM showing the new ICCID, IMSI and operator.
+//! - a profile switch on the eUICC (`enable_profile` of a second TS.48 profile whose EF.IMSI was
+//!   changed to 001020123456099: every TS.48 profile has IMSI 001010123456063).
+//!
+//! What MM 1.20 does on the profile switch (asserted): the modem sends what a real one sends on
+//! a REFRESH (`+CPIN: NOT READY`, `+CREG: 0`, `+CGREG: 0`, `+CEREG: 0`, `+CIEV: 3,0`, then
+//! `+CPIN: READY` and the registration URCs). The generic plugin follows the registration
+//! (home → idle → searching → home) but ignores the `+CPIN` URCs: its SIM object keeps the old
+//! ICCID and IMSI. `mmcli -d` then `-e` makes MM notice: enabling checks for a SIM swap (reads
+//! EF.ICCID), logs "SIM identifier has changed", drops the modem object and probes the port
+//! again; a new modem object (`Modem/1`) appears ~3 s later, **disabled**, with the new SIM
+//! (ICCID, IMSI 001020123456099, operator 00102); another `-e` registers it on 00102.
 //!
 //! Needs root and ModemManager, mmcli, dbus-daemon, gdbus (scripts/setup installs them) and the
 //! TS.48 test data; otherwise the test prints SKIPPED, or fails when `VMODEM_REQUIRE_MM=1`.
-//! Everything it starts (modem, bus, ModemManager) is stopped at the end, also on failure.
+//! Everything it starts (modem, bus, ModemManager) is stopped at the end, also on failure; on
+//! failure (or with `VMODEM_MM_KEEP_LOG=1`) MM's debug log is copied to
+//! `$TMPDIR/vmodem-mm-<pid>.log` and its tail printed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
