@@ -72,6 +72,9 @@ enum Cmd {
     Sim,
     /// Send raw APDUs (hex) and print the responses.
     Apdu { apdus: Vec<String> },
+    /// With --at: send AT commands (e.g. 'AT+CEREG?') and print each answer; exits non-zero
+    /// on the first that does not end in OK. IMEI-write commands are never sent.
+    At { commands: Vec<String> },
 }
 
 #[derive(Subcommand, Debug)]
@@ -193,6 +196,29 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    if let Cmd::At { commands } = &cli.cmd {
+        let Some(spec) = &cli.at else {
+            anyhow::bail!("hil at needs --at DEVICE|unix:PATH|tcp:HOST:PORT");
+        };
+        let mut m = AtModem::connect(spec, AtOptions::default())?;
+        for cmd in commands {
+            let r = m.raw_command(cmd)?;
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({"command": cmd, "lines": r.lines, "final": r.fin.to_string()})
+                );
+            } else {
+                println!("> {cmd}");
+                r.lines.iter().for_each(|l| println!("< {l}"));
+                println!("< {}", r.fin);
+            }
+            if r.fin != hil::transport::at::FinalCode::Ok {
+                anyhow::bail!("{cmd}: {}", r.summary());
+            }
+        }
+        return Ok(());
+    }
     let (t, atr): (Box<dyn ApduTransport>, Vec<u8>) = match (&cli.state, &cli.at) {
         (_, Some(spec)) => {
             let opts = AtOptions::default().with_mode(cli.at_mode.parse()?);
@@ -241,7 +267,7 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
         }
     };
     match &cli.cmd {
-        Cmd::Readers | Cmd::Apdu { .. } => {}
+        Cmd::Readers | Cmd::Apdu { .. } | Cmd::At { .. } => {}
         Cmd::ChipInfo => {
             c.select_isdr()?;
             let eid = hex::encode_upper(c.get_eid()?);
