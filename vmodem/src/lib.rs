@@ -16,10 +16,13 @@ pub mod config;
 pub mod control;
 pub mod device;
 pub mod endpoint;
-pub mod error;
 pub mod modem;
 pub mod pty;
 pub mod quirks;
 pub mod server;
 pub mod transcript;
-pub mod v250;
+
+/// The V.250 engine (crate `vmodem-v250`, kept separate so its fuzz targets build in seconds).
+pub use v250;
+/// Command errors and their one mapping to `+CME ERROR` codes (re-exported from `v250`).
+pub use v250::error;

@@ -7,12 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use vmodem::error::{CmdError, CmeError};
-use vmodem::v250::charset::{decode, encode, encode_bytes};
-use vmodem::v250::token::{nth, parse, render};
-use vmodem::v250::{
-    Charset, Command, Executor, ExtOp, Final, Param, Port, PortOptions, Reply, Settings,
-};
+use v250::charset::{decode, encode, encode_bytes};
+use v250::error::{CmdError, CmeError};
+use v250::token::{nth, parse, render};
+use v250::{Charset, Command, Executor, ExtOp, Final, Param, Port, PortOptions, Reply, Settings};
 
 /// The fuzz targets, as named in `Cargo.toml` and under `corpus/` and `regressions/`.
 pub const TARGETS: &[&str] = &["at_line", "at_token"];

@@ -9,6 +9,7 @@
 //! The data types below are the seam between this engine and the command handlers.
 
 pub mod charset;
+pub mod error;
 pub mod format;
 pub mod line;
 pub mod port;
@@ -209,7 +210,8 @@ pub trait Executor {
     /// executed).
     fn execute(&mut self, settings: &mut Settings, cmd: &Command) -> Result<Reply, CmdError>;
 
-    /// Called when the port leaves data mode (escape sequence, `ATH`, or the client closing the
-    /// port), so the device can tear down the data call.
+    /// Called when the data call ends — `ATH` (also from the online-command state after the
+    /// `+++` escape, which only suspends the call so that `ATO` can resume it) or the client
+    /// closing the port — so the device can tear the call down.
     fn data_mode_ended(&mut self) {}
 }

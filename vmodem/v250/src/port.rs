@@ -18,7 +18,7 @@
 //!   code, or by [`Port::take_urcs`] once idle — never inside a command's response.
 //!
 //! Each executed command runs in a tracing span `at{port, cmd}` recording `result`; `cmd` is
-//! the command's name and form only (see [`crate::v250::Command::label`]); parameter values
+//! the command's name and form only (see [`crate::Command::label`]); parameter values
 //! are logged at trace level only, and never for PIN, password and IMEI-write commands.
 
 use std::collections::VecDeque;
@@ -517,7 +517,7 @@ fn profile_lines(st: &Settings) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::error::CmeError;
-    use crate::v250::{Charset, ExtOp};
+    use crate::{Charset, ExtOp};
 
     /// A test double: a few identity commands, `+CMEE`/`+CSCS`, `D` → CONNECT, `H`.
     #[derive(Default)]

@@ -197,7 +197,7 @@ impl CmeError {
 }
 
 /// Why a command failed. Mapped to the final result code in exactly one place
-/// ([`crate::v250::format`]): `Cme` follows `+CMEE` (0 → `ERROR`, 1 → `+CME ERROR: <n>`,
+/// ([`crate::format`]): `Cme` follows `+CMEE` (0 → `ERROR`, 1 → `+CME ERROR: <n>`,
 /// 2 → `+CME ERROR: <text>`), `Cms` is always `+CMS ERROR: <n>` (TS 27.005 §3.2.5), and
 /// `Syntax`/`Unknown` are a plain `ERROR` (or the quirk profile's text for unknown commands).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
