@@ -236,6 +236,12 @@ impl EuiccState {
         self.events.push(e);
     }
 
+    /// The store, for vendor extensions that keep per-profile records in `Meta`
+    /// (`isdr::vendor`; removed with the profile by `delete_writes`).
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     pub fn crypto(&self) -> &Arc<dyn CryptoProvider> {
         &self.crypto
     }
@@ -659,6 +665,8 @@ impl EuiccState {
 
     fn delete_writes(&self, iccid: &[u8], b: &mut Batch) -> Result<(), StoreError> {
         b.delete(Tree::Profiles, iccid.to_vec());
+        // The profile's vendor IMEI binding record (isdr::vendor) goes with it.
+        b.delete(Tree::Meta, crate::isdr::vendor::store_key(iccid));
         b.delete(Tree::Packages, iccid.to_vec());
         for (k, _) in self.store.scan(Tree::Files, iccid)? {
             b.delete(Tree::Files, k);
@@ -829,6 +837,9 @@ impl EuiccState {
             }
         }
         b.delete(Tree::Meta, b"config".to_vec());
+        for (k, _) in self.store.scan(Tree::Meta, crate::isdr::vendor::STORE_PREFIX)? {
+            b.delete(Tree::Meta, k);
+        }
         self.store.commit(b)?;
         self.notifications.clear();
         self.config = EuiccConfig::default();

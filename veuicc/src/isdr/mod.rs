@@ -8,6 +8,7 @@
 pub mod download;
 pub mod notify;
 pub mod storedata;
+pub mod vendor;
 
 use crate::apdu::{Response, Sw};
 use crate::euicc::records::{Event, ProfileClass, ProfileRecord, ProfileState};
@@ -69,6 +70,10 @@ pub fn handle(state: &mut EuiccState, command: &[u8]) -> Response {
 }
 
 fn dispatch(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrError> {
+    // Vendor extensions (private-class tags FF2x, docs/veuicc.md "Vendor ES10 extensions").
+    if vendor::is_vendor_command(command) {
+        return vendor::handle(state, command);
+    }
     // LoadBoundProfilePackage segments after the first (A0…A3 sections or headers, 86/87/88)
     // are not ES10 functions: they belong to the download session while one is loading (or
     // has just closed, to refuse them).
