@@ -12,4 +12,5 @@
 
 pub mod client;
 pub mod lpa;
+pub mod scenario;
 pub mod transport;

@@ -72,9 +72,40 @@ enum Cmd {
     Sim,
     /// Send raw APDUs (hex) and print the responses.
     Apdu { apdus: Vec<String> },
+    /// Scenarios: `hil scenario run FILE|DIR...` (TOML: files, services, steps with
+    /// expectations; see docs/hil.md).
+    Scenario {
+        #[command(subcommand)]
+        action: ScenarioCmd,
+    },
     /// With --at: send AT commands (e.g. 'AT+CEREG?') and print each answer; exits non-zero
     /// on the first that does not end in OK. IMEI-write commands are never sent.
     At { commands: Vec<String> },
+}
+
+#[derive(Subcommand, Debug)]
+enum ScenarioCmd {
+    /// Run scenario files (or directories of *.toml); exits non-zero if any fails.
+    Run(ScenarioArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ScenarioArgs {
+    /// Scenario files (or directories of *.toml).
+    #[arg(required = true)]
+    files: Vec<std::path::PathBuf>,
+    /// Directory of the project's binaries (default: the directory of this hil).
+    #[arg(long)]
+    bin: Option<std::path::PathBuf>,
+    /// Test data (default: $VEUICC_TESTDATA, else ../shared/testdata).
+    #[arg(long)]
+    testdata: Option<std::path::PathBuf>,
+    /// Keep each scenario's directory.
+    #[arg(long)]
+    keep: bool,
+    /// Print every step's output.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,6 +227,12 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    if let Cmd::Scenario {
+        action: ScenarioCmd::Run(a),
+    } = &cli.cmd
+    {
+        return run_scenarios(a);
+    }
     if let Cmd::At { commands } = &cli.cmd {
         let Some(spec) = &cli.at else {
             anyhow::bail!("hil at needs --at DEVICE|unix:PATH|tcp:HOST:PORT");
@@ -267,7 +304,7 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
         }
     };
     match &cli.cmd {
-        Cmd::Readers | Cmd::Apdu { .. } | Cmd::At { .. } => {}
+        Cmd::Readers | Cmd::Apdu { .. } | Cmd::At { .. } | Cmd::Scenario { .. } => {}
         Cmd::ChipInfo => {
             c.select_isdr()?;
             let eid = hex::encode_upper(c.get_eid()?);
@@ -546,5 +583,69 @@ fn download(
             notification
         );
     }
+    Ok(())
+}
+
+fn run_scenarios(a: &ScenarioArgs) -> Result<()> {
+    use hil::scenario;
+    let bin = match &a.bin {
+        Some(b) => b.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .context("the directory of hil")?,
+    };
+    let testdata = a.testdata.clone().unwrap_or_else(|| {
+        std::env::var_os("VEUICC_TESTDATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| "../shared/testdata".into())
+    });
+    // Steps run in the scenario's own directory: paths must not be relative.
+    let testdata = std::fs::canonicalize(&testdata).unwrap_or(testdata);
+    let bin = std::fs::canonicalize(&bin).unwrap_or(bin);
+    let opts = scenario::RunOptions {
+        bin,
+        testdata,
+        keep: a.keep,
+        verbose: a.verbose,
+    };
+    let mut files = Vec::new();
+    for f in &a.files {
+        if f.is_dir() {
+            let mut v: Vec<_> = std::fs::read_dir(f)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            v.sort();
+            files.extend(v);
+        } else {
+            files.push(f.clone());
+        }
+    }
+    let mut failed = Vec::new();
+    for f in &files {
+        let result = scenario::load(f).and_then(|s| scenario::run(&s, &opts));
+        match result {
+            Ok(r) => eprintln!(
+                "PASS {} ({} steps, {} ms)",
+                f.display(),
+                r.steps.len(),
+                r.elapsed.as_millis()
+            ),
+            Err(e) => {
+                eprintln!("FAIL {}: {e}", f.display());
+                failed.push(f.display().to_string());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} of {} scenario(s) failed: {}",
+            failed.len(),
+            files.len(),
+            failed.join(", ")
+        );
+    }
+    eprintln!("{} scenario(s) passed", files.len());
     Ok(())
 }
