@@ -1,4 +1,5 @@
 //! `rsp`: GSMA SGP.22 building blocks shared by the card, the LPA and the SM-DP+.
+pub mod authz;
 pub mod bsp;
 pub mod cert;
 pub mod crypto;

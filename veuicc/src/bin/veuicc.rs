@@ -12,6 +12,9 @@ use veuicc::euicc::{Euicc, ProfileId, SeedOptions};
 use veuicc::statedir::{self, IdentitySource};
 use veuicc::vpcd::{self, CardSlot, SharedCard, VpcdOptions};
 
+#[path = "veuicc/authz_cli.rs"]
+mod authz_cli;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "veuicc",
@@ -103,6 +106,8 @@ enum Cmd {
         #[arg(long)]
         init: bool,
     },
+    /// Show or change the admin-operation authorisation policy (docs/authz.md).
+    AuthzPolicy(authz_cli::Args),
     /// Return a card to a clean initial state.
     Reset {
         #[arg(long, env = "VEUICC_STATE", default_value = "state/card0")]
@@ -219,6 +224,7 @@ fn main() -> Result<()> {
             list(&card, &state, cli.json);
         }
         Cmd::Serve { cards, port, init } => serve(cards, port, init)?,
+        Cmd::AuthzPolicy(args) => authz_cli::run(args, cli.json)?,
         Cmd::Reset { state, all } => {
             if all {
                 if state.exists() {

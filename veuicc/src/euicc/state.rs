@@ -4,6 +4,7 @@
 
 use super::records::*;
 use crate::apdu::{Command, Response, Sw};
+use crate::isdr::authz::{self, Authz};
 use crate::isdr::download::Download;
 use crate::isdr::notify;
 use crate::profile::saip::{parse_package, ProfilePackage};
@@ -108,6 +109,8 @@ pub struct EuiccState {
     rng: ChaCha20Rng,
     /// Lifecycle events committed since the last [`EuiccState::take_events`] (bounded).
     events: Vec<LifecycleEvent>,
+    /// Admin-operation authorisation: policy, account links, nonce (`isdr::authz`).
+    authz: Authz,
 }
 
 /// A profile lifecycle change the card has committed (the events seam of
@@ -177,7 +180,9 @@ impl EuiccState {
                 None
             }
         };
+        let authz = Authz::load(store.clone())?;
         let mut s = EuiccState {
+            authz,
             store,
             identity,
             euicc_sk,
@@ -242,6 +247,16 @@ impl EuiccState {
         &self.store
     }
 
+    /// Admin-operation authorisation state (policy, links).
+    pub fn authz(&self) -> &Authz {
+        &self.authz
+    }
+
+    /// Admin-operation authorisation state, to change the policy outside ES10.
+    pub fn authz_mut(&mut self) -> &mut Authz {
+        &mut self.authz
+    }
+
     pub fn crypto(&self) -> &Arc<dyn CryptoProvider> {
         &self.crypto
     }
@@ -297,6 +312,7 @@ impl EuiccState {
     pub fn clear_session(&mut self) {
         self.challenge = None;
         self.download = Download::default();
+        self.authz.clear_volatile();
         if let Some(a) = self.active.as_mut() {
             a.uicc.reset();
         }
@@ -500,6 +516,8 @@ impl EuiccState {
         let mut b = Batch::new();
         b.put(Tree::Profiles, rec.iccid.clone(), encode(&rec));
         b.put(Tree::Packages, rec.iccid.clone(), package);
+        authz::unlink_write(&rec.iccid, &mut b);
+        self.authz.link_install(&rec.iccid, &mut b);
         self.commit_notification_in(pir, b)?;
         info!(iccid = %iccid_digits(&rec.iccid), "profile installed");
         self.push_event(LifecycleEvent::Installed {
@@ -668,6 +686,7 @@ impl EuiccState {
         // The profile's vendor IMEI binding record (isdr::vendor) goes with it.
         b.delete(Tree::Meta, crate::isdr::vendor::store_key(iccid));
         b.delete(Tree::Packages, iccid.to_vec());
+        authz::unlink_write(iccid, b);
         for (k, _) in self.store.scan(Tree::Files, iccid)? {
             b.delete(Tree::Files, k);
         }
@@ -837,7 +856,11 @@ impl EuiccState {
             }
         }
         b.delete(Tree::Meta, b"config".to_vec());
-        for (k, _) in self.store.scan(Tree::Meta, crate::isdr::vendor::STORE_PREFIX)? {
+        authz::unlink_all_writes(&*self.store, &mut b)?;
+        for (k, _) in self
+            .store
+            .scan(Tree::Meta, crate::isdr::vendor::STORE_PREFIX)?
+        {
             b.delete(Tree::Meta, k);
         }
         self.store.commit(b)?;

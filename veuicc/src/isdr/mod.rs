@@ -5,6 +5,7 @@
 //! status words in exactly one place ([`IsdrError::sw`]); function-level failures are reported
 //! as SGP.22 result codes inside a `9000` response, as the specification requires.
 
+pub mod authz;
 pub mod download;
 pub mod notify;
 pub mod storedata;
@@ -74,6 +75,10 @@ fn dispatch(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrError
     if vendor::is_vendor_command(command) {
         return vendor::handle(state, command);
     }
+    // Admin-operation authorisation (isdr::authz): the vendor functions FF22…FF26.
+    if let Some(data) = authz::vendor(state, command)? {
+        return Ok(data);
+    }
     // LoadBoundProfilePackage segments after the first (A0…A3 sections or headers, 86/87/88)
     // are not ES10 functions: they belong to the download session while one is loading (or
     // has just closed, to refuse them).
@@ -84,6 +89,10 @@ fn dispatch(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrError
     }
     let req = es10::decode_request(command)?;
     debug!(function = format_args!("{:X}", req.tag()), "ES10");
+    // The authorisation gate in front of the admin functions (refusal: nothing changes).
+    if let Some(refusal) = authz::gate(state, &req)? {
+        return Ok(refusal);
+    }
     Ok(match req {
         Es10Request::GetEid(_) => es10::encode(&GetEuiccDataResponse {
             eid_value: state.identity().eid.to_vec().into(),
