@@ -20,6 +20,9 @@ use testbeds::server::{SmdpServer, TlsConfig};
 use testbeds::smdp::{self, Smdp, SmdpConfig};
 use testbeds::store::{ProfileClassKind, Store};
 
+#[path = "testbed/account_cli.rs"]
+mod account_cli;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "testbed",
@@ -38,6 +41,13 @@ enum Command {
     /// Place a download order (downloadOrder + confirmOrder, released) and print the
     /// activation code.
     Order(OrderArgs),
+    /// Run the account server of admin-operation authorisation over HTTPS (docs/authz.md).
+    AccountServer(account_cli::ServerArgs),
+    /// Manage the account server's accounts.
+    Account {
+        #[command(subcommand)]
+        cmd: account_cli::AccountCmd,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -121,6 +131,8 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Smdp(args) => runtime.block_on(run_smdp(args)),
         Command::Order(args) => runtime.block_on(run_order(args)),
+        Command::AccountServer(args) => runtime.block_on(account_cli::run_server(args)),
+        Command::Account { cmd } => account_cli::run_account(cmd),
     }
 }
 
