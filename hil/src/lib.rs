@@ -7,10 +7,15 @@
 //! - [`lpa`]: the LPA: profile download (SGP.22 §3.1.3) and notifications over ES9+ (HTTPS or an
 //!   in-process SM-DP+), on top of the client.
 //!
+//! - [`authz`], [`intent`]: admin-operation authorisation (flow 2): the account-server client,
+//!   the simulated secure element and the authorisation flow before an admin operation.
+//!
 //! Everything here is written against the transport trait only, so the same code drives a
 //! virtual card or a real one.
 
+pub mod authz;
 pub mod client;
+pub mod intent;
 pub mod lpa;
 pub mod scenario;
 pub mod transport;

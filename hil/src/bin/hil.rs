@@ -11,6 +11,9 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[path = "hil/authz_cli.rs"]
+mod authz_cli;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hil",
@@ -50,11 +53,23 @@ enum Cmd {
     /// List profiles (GetProfilesInfo).
     Profiles,
     /// Enable a profile by ICCID (digits, or EF.ICCID hex).
-    Enable { iccid: String },
+    Enable {
+        iccid: String,
+        #[command(flatten)]
+        auth: authz_cli::AuthArgs,
+    },
     /// Disable a profile by ICCID.
-    Disable { iccid: String },
+    Disable {
+        iccid: String,
+        #[command(flatten)]
+        auth: authz_cli::AuthArgs,
+    },
     /// Delete a profile by ICCID.
-    Delete { iccid: String },
+    Delete {
+        iccid: String,
+        #[command(flatten)]
+        auth: authz_cli::AuthArgs,
+    },
     /// Pending notifications: list (default), or process (send each to its SM-DP+ and remove it).
     Notifications {
         #[command(subcommand)]
@@ -65,7 +80,22 @@ enum Cmd {
     /// Download and install a profile from an SM-DP+ (SGP.22 §3.1.3).
     Download(DownloadArgs),
     /// Set a profile's nickname.
-    Nickname { iccid: String, name: String },
+    Nickname {
+        iccid: String,
+        name: String,
+        #[command(flatten)]
+        auth: authz_cli::AuthArgs,
+    },
+    /// The device's simulated secure element (human intent, docs/authz.md).
+    Se {
+        #[command(subcommand)]
+        cmd: authz_cli::SeCmd,
+    },
+    /// Admin-operation authorisation: policy, replay, memory reset, firmware (docs/authz.md).
+    Authz {
+        #[command(subcommand)]
+        cmd: authz_cli::AuthzCmd,
+    },
     /// Show the default SM-DP+ address, or set it.
     DefaultDp { address: Option<String> },
     /// Read EF.ICCID and, with a profile enabled, EF.IMSI / EF.AD / EF.SPN of the USIM.
@@ -156,6 +186,8 @@ struct DownloadArgs {
     tac: Option<String>,
     #[command(flatten)]
     es9: Es9Args,
+    #[command(flatten)]
+    auth: authz_cli::AuthArgs,
 }
 
 fn https(args: &Es9Args) -> Result<HttpsEs9> {
@@ -232,6 +264,14 @@ fn main() -> Result<()> {
     } = &cli.cmd
     {
         return run_scenarios(a);
+    }
+    if let Cmd::Se { cmd } = &cli.cmd {
+        if matches!(
+            cmd,
+            authz_cli::SeCmd::Show { .. } | authz_cli::SeCmd::Init { eid: Some(_), .. }
+        ) {
+            return authz_cli::run_se(None, cmd);
+        }
     }
     if let Cmd::At { commands } = &cli.cmd {
         let Some(spec) = &cli.at else {
@@ -361,12 +401,21 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
                 },
             );
         }
-        Cmd::Enable { iccid } | Cmd::Disable { iccid } | Cmd::Delete { iccid } => {
+        Cmd::Enable { iccid, auth }
+        | Cmd::Disable { iccid, auth }
+        | Cmd::Delete { iccid, auth } => {
+            use rsp::authz::Operation as O;
             c.select_isdr()?;
             let i = parse_iccid(iccid)?;
-            let (op, r) = match &cli.cmd {
-                Cmd::Enable { .. } => ("enable", c.enable(&i, true)?),
-                Cmd::Disable { .. } => ("disable", c.disable(&i, true)?),
+            let aop = match &cli.cmd {
+                Cmd::Enable { .. } => O::Enable,
+                Cmd::Disable { .. } => O::Disable,
+                _ => O::Delete,
+            };
+            let prepared = authz_cli::before(c, aop, Some(&i), auth)?;
+            let (op, r) = match aop {
+                O::Enable => ("enable", c.enable(&i, true)?),
+                O::Disable => ("disable", c.disable(&i, true)?),
                 _ => ("delete", c.delete(&i)?),
             };
             out(
@@ -374,9 +423,11 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
                 format!("{op}: result {r}"),
             );
             if r != 0 {
-                bail!("{op} refused with SGP.22 result code {r}");
+                return Err(authz_cli::refused(c, aop, Some(&i), r, &prepared));
             }
         }
+        Cmd::Se { cmd } => authz_cli::run_se(Some(c), cmd)?,
+        Cmd::Authz { cmd } => authz_cli::run_authz(c, cmd, cli.json)?,
         Cmd::Notifications {
             action: Some(NotificationsCmd::Process(args)),
         } => {
@@ -450,16 +501,18 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
             );
         }
         Cmd::Download(args) => download(c, args, cli.json)?,
-        Cmd::Nickname { iccid, name } => {
+        Cmd::Nickname { iccid, name, auth } => {
             c.select_isdr()?;
             let i = parse_iccid(iccid)?;
+            let op = rsp::authz::Operation::Nickname;
+            let prepared = authz_cli::before(c, op, Some(&i), auth)?;
             let r = c.set_nickname(&i, name)?;
             out(
                 json!({"operation": "nickname", "result": r}),
                 format!("nickname: result {r}"),
             );
             if r != 0 {
-                bail!("SetNickname refused with SGP.22 result code {r}");
+                return Err(authz_cli::refused(c, op, Some(&i), r, &prepared));
             }
         }
         Cmd::DefaultDp { address } => {
@@ -537,6 +590,13 @@ fn download(
     params.imei = args.imei.clone();
     params.tac = args.tac.clone();
     let mut es9 = https(&args.es9)?;
+    let install = rsp::authz::Operation::Install;
+    let prepared = if authz_cli::wants_proofs(&args.auth) {
+        c.select_isdr()?;
+        authz_cli::before(c, install, None, &args.auth)?
+    } else {
+        authz_cli::Prepared::default()
+    };
     let t0 = Instant::now();
     eprintln!(
         "[{:8.1} ms] downloading from {} (card: {}; SM-DP+: {})",
@@ -547,7 +607,18 @@ fn download(
     );
     let mut printer = progress_printer(t0);
     let params = params.with_progress(&mut printer);
-    let o = lpa::download(c, &mut es9, params)?;
+    let o = match lpa::download(c, &mut es9, params) {
+        Ok(o) => o,
+        Err(e) => {
+            return Err(match e.euicc_code() {
+                Some(code) if e.step() == Some(lpa::Step::PrepareDownload) => {
+                    let why = authz_cli::refused(c, install, None, code, &prepared);
+                    anyhow::anyhow!("{e}; {why}")
+                }
+                _ => e.into(),
+            })
+        }
+    };
     let notification = match &o.notification {
         NotificationDelivery::Delivered => "delivered and removed".to_string(),
         NotificationDelivery::DeliveredNotRemoved(e) => format!("delivered, not removed: {e}"),
