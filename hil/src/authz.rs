@@ -152,7 +152,7 @@ impl AccountClient {
         eid: &[u8; 16],
         operation: Operation,
         iccid: Option<&[u8]>,
-        nonce: &[u8; 16],
+        nonce: Option<&[u8; 16]>,
     ) -> Result<Vec<u8>, AuthzError> {
         let url = format!("{}/assertion", self.base);
         let body = serde_json::json!({
@@ -161,7 +161,7 @@ impl AccountClient {
             "eid": hex::encode_upper(eid),
             "iccid": iccid.map(veuicc::euicc::records::iccid_digits),
             "operation": operation.name(),
-            "nonce": hex::encode_upper(nonce),
+            "nonce": nonce.map(hex::encode_upper),
         });
         let fail = |message: String| AuthzError::AccountTransport {
             url: url.clone(),
@@ -204,10 +204,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// User authentication: credentials for the account server, or an assertion obtained
+/// beforehand (e.g. by a companion app; it cannot be bound to the card nonce).
+#[derive(Debug)]
+pub enum UserProof<'a> {
+    Server(&'a AccountClient, Credentials),
+    Assertion(Vec<u8>),
+}
+
 /// The proofs an LPA can bring.
 pub struct AdminProofs<'a> {
-    /// User authentication: the account server and the credentials.
-    pub user: Option<(&'a AccountClient, Credentials)>,
+    /// User authentication.
+    pub user: Option<UserProof<'a>>,
     /// Human intent: the secure element and its confirmation step.
     pub se: Option<&'a SecureElement>,
     pub confirm: &'a mut dyn Confirmer,
@@ -216,7 +224,7 @@ pub struct AdminProofs<'a> {
 impl std::fmt::Debug for AdminProofs<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminProofs")
-            .field("user", &self.user.as_ref().map(|(_, c)| c))
+            .field("user", &self.user)
             .field("se", &self.se)
             .finish_non_exhaustive()
     }
@@ -291,14 +299,18 @@ pub fn authorise<T: ApduTransport>(
     let nonce = get_admin_nonce(card)?;
     progress(&format!("card nonce {}", hex::encode_upper(nonce)));
     let assertion = match &proofs.user {
-        Some((server, creds)) => {
-            let a = server.assertion(creds, &eid, op, iccid, &nonce)?;
+        Some(UserProof::Server(server, creds)) => {
+            let a = server.assertion(creds, &eid, op, iccid, Some(&nonce))?;
             progress(&format!(
                 "account assertion for {} ({} bytes)",
                 creds.account,
                 a.len()
             ));
             Some(a)
+        }
+        Some(UserProof::Assertion(a)) => {
+            progress(&format!("account assertion given ({} bytes)", a.len()));
+            Some(a.clone())
         }
         None => None,
     };

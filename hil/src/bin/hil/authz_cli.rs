@@ -2,7 +2,7 @@
 //! `hil se …` (the simulated secure element) and `hil authz …`.
 
 use anyhow::{bail, Context, Result};
-use hil::authz::{self, AccountClient, AdminProofs, AuthzError, Credentials};
+use hil::authz::{self, AccountClient, AdminProofs, AuthzError, Credentials, UserProof};
 use hil::client::Client;
 use hil::intent::{pub_path, Confirm, SecureElement};
 use hil::transport::ApduTransport;
@@ -29,6 +29,10 @@ pub struct AuthArgs {
     /// (STATE/tls-ca.pem of `testbed account-server`); default: the system roots.
     #[arg(long, env = "HIL_ACCOUNT_CA")]
     account_ca: Option<PathBuf>,
+    /// Present this account assertion (base64, from `hil authz assertion`) instead of asking
+    /// the account server.
+    #[arg(long, value_name = "FILE", conflicts_with = "account")]
+    assertion: Option<PathBuf>,
     /// The device's secure element key file (`hil se init`), for human intent.
     #[arg(long, env = "HIL_INTENT_KEY")]
     intent_key: Option<PathBuf>,
@@ -42,7 +46,7 @@ pub struct AuthArgs {
 
 impl AuthArgs {
     fn any(&self) -> bool {
-        self.account.is_some() || self.intent_key.is_some()
+        self.account.is_some() || self.intent_key.is_some() || self.assertion.is_some()
     }
 }
 
@@ -72,12 +76,21 @@ pub fn before(c: &mut Card, op: Operation, iccid: Option<&[u8]>, a: &AuthArgs) -
         _ => None,
     };
     let user = match (&a.account, &server) {
+        _ if a.assertion.is_some() => {
+            let f = a.assertion.as_deref().unwrap_or(std::path::Path::new(""));
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+            Some(UserProof::Assertion(
+                rsp::es9::b64_decode(text.trim())
+                    .with_context(|| format!("{}: not base64", f.display()))?,
+            ))
+        }
         (Some(account), Some(s)) => {
             let password = a
                 .password
                 .clone()
                 .context("--account needs --password (or $HIL_ACCOUNT_PASSWORD)")?;
-            Some((
+            Some(UserProof::Server(
                 s,
                 Credentials {
                     account: account.clone(),
@@ -175,6 +188,23 @@ pub enum AuthzCmd {
         #[arg(long, requires = "operation")]
         iccid: Option<String>,
     },
+    /// Get an account assertion from the account server (base64 to --out or stdout), for any
+    /// EID / ICCID / operation: the card checks what it is for.
+    Assertion {
+        #[arg(long)]
+        eid: Option<String>,
+        #[arg(long)]
+        iccid: Option<String>,
+        #[arg(long)]
+        operation: Operation,
+        /// Bind it to this card nonce (32 hex digits).
+        #[arg(long)]
+        nonce: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// Send a recorded AuthoriseAdminOperation (from --save-authorisation) again.
     Replay { file: PathBuf },
     /// eUICCMemoryReset (ES10c), after authorisation when proofs are given.
@@ -270,6 +300,57 @@ pub fn run_authz(c: &mut Card, cmd: &AuthzCmd, json: bool) -> Result<()> {
                 }
             },
         },
+        AuthzCmd::Assertion {
+            eid,
+            iccid,
+            operation,
+            nonce,
+            out,
+            auth,
+        } => {
+            let (Some(account), Some(addr)) = (&auth.account, &auth.account_server) else {
+                bail!("hil authz assertion needs --account and --account-server");
+            };
+            let password = auth
+                .password
+                .clone()
+                .context("--account needs --password (or $HIL_ACCOUNT_PASSWORD)")?;
+            let eid: [u8; 16] = match eid {
+                Some(e) => rsp::pki::eid_from_hex(e)?,
+                None => c
+                    .get_eid()?
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("the card's EID is not 16 bytes"))?,
+            };
+            let i = iccid.as_deref().map(parse_iccid).transpose()?;
+            let n: Option<[u8; 16]> = nonce
+                .as_deref()
+                .map(|n| {
+                    hex::decode(n)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .context("--nonce: 32 hex digits")
+                })
+                .transpose()?;
+            let server = AccountClient::new(addr, auth.account_ca.as_deref())?;
+            let creds = Credentials {
+                account: account.clone(),
+                password: Zeroizing::new(password),
+            };
+            let a = server.assertion(&creds, &eid, *operation, i.as_deref(), n.as_ref())?;
+            let b64 = rsp::es9::b64_encode(&a);
+            match out {
+                Some(f) => {
+                    std::fs::write(f, format!("{b64}\n"))
+                        .with_context(|| format!("writing {}", f.display()))?;
+                    println!(
+                        "assertion for {account} ({operation}) written to {}",
+                        f.display()
+                    );
+                }
+                None => println!("{b64}"),
+            }
+        }
         AuthzCmd::Replay { file } => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
