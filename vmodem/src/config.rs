@@ -22,7 +22,9 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+pub use veuicc::isdr::vendor::BindingPolicy;
 
 /// The whole file: one or more modems.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -72,6 +74,9 @@ pub struct ModemConfig {
     /// The initial network (changeable at run time through the control socket).
     #[serde(default)]
     pub network: NetworkConfig,
+    /// IMEI binding to profiles (`[modem.binding]`, docs/vmodem.md "IMEI binding").
+    #[serde(default)]
+    pub binding: BindingConfig,
 }
 
 fn default_quirks() -> String {
@@ -101,6 +106,68 @@ impl ModemConfig {
             ports: default_ports(),
             slots: default_slots(),
             network: NetworkConfig::default(),
+            binding: BindingConfig::default(),
+        }
+    }
+}
+
+/// `[modem.binding]`: the IMEI binding engine (docs/vmodem.md "IMEI binding").
+///
+/// ```toml
+/// [modem.binding]
+/// enabled = true                      # false: +CGSN reports IMEI1/IMEI2 per slot, as before
+/// default_policy = "shareable"        # exclusive | shareable
+/// exclusive_scope = "installed"       # installed | active
+/// policies = { "8949449999999990023" = "exclusive" }   # by ICCID
+/// spn_policies = { "GSMA_TEST" = "exclusive" }         # by service provider name
+/// pool = ["356938035643809"]          # IMEIs of the device beyond IMEI1 / IMEI2
+/// assignment_server = "https://localhost:8444"         # testbed imei-server
+/// ca = "imei/tls-ca.pem"              # trust this CA for it (else the system roots)
+/// device_id = "dev-42"                # who the device is to the server (default: IMEI1)
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BindingConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The policy of profiles no other rule names (default shareable).
+    #[serde(default)]
+    pub default_policy: Option<BindingPolicy>,
+    /// Whom an exclusive binding excludes: every installed profile (default) or active ones.
+    #[serde(default)]
+    pub exclusive_scope: crate::device::binding::ExclusiveScope,
+    /// Policies by ICCID (digits).
+    #[serde(default)]
+    pub policies: BTreeMap<String, BindingPolicy>,
+    /// Policies by the profile's service provider name (profile metadata, or EF.SPN).
+    #[serde(default)]
+    pub spn_policies: BTreeMap<String, BindingPolicy>,
+    /// Extra IMEIs of the device (15 digits with Luhn, or 14).
+    #[serde(default)]
+    pub pool: Vec<String>,
+    /// Base URL of the IMEI assignment server (`https://host:port`).
+    #[serde(default)]
+    pub assignment_server: Option<String>,
+    /// CA certificate (PEM or DER) to trust for the assignment server.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// The device's identity at the assignment server (default: IMEI1 when first started).
+    #[serde(default)]
+    pub device_id: Option<String>,
+}
+
+impl Default for BindingConfig {
+    fn default() -> Self {
+        BindingConfig {
+            enabled: true,
+            default_policy: None,
+            exclusive_scope: crate::device::binding::ExclusiveScope::default(),
+            policies: BTreeMap::new(),
+            spn_policies: BTreeMap::new(),
+            pool: Vec::new(),
+            assignment_server: None,
+            ca: None,
+            device_id: None,
         }
     }
 }

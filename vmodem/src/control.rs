@@ -133,6 +133,28 @@ pub enum ControlRequest {
     },
     /// Detaches and registers again (a fresh AKA run), e.g. after `set_subscriber`.
     Reregister,
+    /// The IMEI binding policy of a profile (by ICCID digits; it need not be installed yet):
+    /// `exclusive` or `shareable`, or omitted/null to fall back to the configuration.
+    /// Persisted; an installed profile whose binding now conflicts is re-bound.
+    SetBindingPolicy {
+        iccid: String,
+        #[serde(default)]
+        policy: Option<crate::config::BindingPolicy>,
+    },
+    /// The IMEI bindings: pool, slots, every profile (or one) with status, policy, IMEI and
+    /// history.
+    ImeiBinding {
+        #[serde(default)]
+        iccid: Option<String>,
+    },
+    /// The IMEI assignment server (`https://host:port`) and the CA to trust for it; without
+    /// `url`, none. Persisted (wins over the configuration).
+    SetAssignmentServer {
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(default)]
+        ca: Option<std::path::PathBuf>,
+    },
 }
 
 fn one() -> u32 {

@@ -162,6 +162,17 @@ impl Modem {
         &self.dev
     }
 
+    /// The clock of the IMEI binding engine's history entries (Unix seconds; tests).
+    pub fn set_binding_clock(&mut self, clock: crate::device::binding::glue::UnixClock) {
+        self.dev.set_binding_clock(clock);
+    }
+
+    /// Where the IMEI binding engine gets new IMEIs instead of the configured assignment
+    /// server (tests).
+    pub fn set_imei_source(&mut self, source: Box<dyn crate::device::binding::assign::ImeiSource>) {
+        self.dev.set_imei_source(source);
+    }
+
     /// The vendor profile in use.
     pub fn quirks(&self) -> &Quirks {
         &self.quirks
@@ -533,6 +544,19 @@ impl Modem {
                 self.dev.reregister(now);
                 done()
             }
+            ControlRequest::SetBindingPolicy { iccid, policy } => {
+                self.dev.set_binding_policy(iccid, *policy).map_err(bad)?;
+                done()
+            }
+            ControlRequest::ImeiBinding { iccid } => {
+                self.dev.binding_json(iccid.as_deref()).map_err(refused)
+            }
+            ControlRequest::SetAssignmentServer { url, ca } => {
+                self.dev
+                    .set_assignment_server(url.as_deref(), ca.clone())
+                    .map_err(bad)?;
+                done()
+            }
         }
     }
 
@@ -620,6 +644,7 @@ impl Modem {
             "revision": self.quirks.revision,
             "imei": self.dev.imeis().iter().map(|i| i.as_str()).collect::<Vec<_>>(),
             "imei_reported": self.dev.imei_for_active().as_str(),
+            "imei_binding": self.dev.binding_json(None).unwrap_or(Value::Null),
             "svn": self.dev.svn().as_str(),
             "active_slot": self.dev.active_slot(),
             "slots": slots,

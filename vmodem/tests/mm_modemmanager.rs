@@ -19,7 +19,9 @@
 //! ICCID and IMSI. `mmcli -d` then `-e` makes MM notice: enabling checks for a SIM swap (reads
 //! EF.ICCID), logs "SIM identifier has changed", drops the modem object and probes the port
 //! again; a new modem object (`Modem/1`) appears ~3 s later, **disabled**, with the new SIM
-//! (ICCID, IMSI 001020123456099, operator 00102); another `-e` registers it on 00102.
+//! (ICCID, IMSI 001020123456099, operator 00102) and the new profile's IMEI (IMEI binding:
+//! profile B is bound to the pool's free IMEI, not profile A's); another `-e` registers it on
+//! 00102.
 //!
 //! Needs root and ModemManager, mmcli, dbus-daemon, gdbus (scripts/setup installs them) and the
 //! TS.48 test data; otherwise the test prints SKIPPED, or fails when `VMODEM_REQUIRE_MM=1`.
@@ -479,7 +481,12 @@ fn modemmanager_sees_identity_registration_sim_and_profile_switch() {
         },
     );
     assert_eq!(s(&m["generic"]["state"]), "disabled", "{m:#}");
-    assert_eq!(s(&m["generic"]["equipment-identifier"]), IMEI);
+    // IMEI binding: profile B was never bound, so it got the free IMEI of the pool (the
+    // modem's derived IMEI2), and the re-probed modem object shows that one.
+    let reported =
+        s(&mm.control(r#"{"modem":"m0","op":"status"}"#)["result"]["state"]["imei_reported"]);
+    assert_ne!(reported, IMEI, "profile B has an IMEI of its own");
+    assert_eq!(s(&m["generic"]["equipment-identifier"]), reported);
     let sim = mm.sim();
     assert_eq!(s(&sim["properties"]["imsi"]), IMSI_B_DIGITS);
     assert_eq!(s(&sim["properties"]["iccid"]), iccid_b);

@@ -1,7 +1,19 @@
 //! Vendor commands, answered only when the quirk profile lists them: Quectel `+QCCID`,
 //! `+QSIMSTAT`, MediaTek/Quectel `+EGMR` (IMEI read/write, 7 = IMEI1, 10 = IMEI2), SIMCom
 //! `+CICCID` and `+SIMEI`, u-blox style `+CCID`. IMEI writes exist only inside the virtual
-//! modem (modem.md §2(d)).
+//! modem (modem.md §2(d)). IMEI reads report what `+CGSN` does: the IMEI bound to the active
+//! profile of the slot's stack (`device::binding`).
+//!
+//! `+VIMEIBIND` (this project's IMEI binding, docs/vmodem.md) is answered by every profile:
+//! - `AT+VIMEIBIND?`: one line per profile the engine knows,
+//!   `+VIMEIBIND: "<iccid>",<slot>,"<status>","<policy>","<imei>"` (slot 0: not active; status
+//!   bound | unbound | pending | released; imei empty unless bound);
+//! - `AT+VIMEIBIND="<iccid>"`: its history, oldest first,
+//!   `+VIMEIBIND: "<iccid>",<n>,"<imei>",<unix time>,"<event>"`; an unknown ICCID gives
+//!   `+CME ERROR: 22`;
+//! - `AT+VIMEIBIND=?`: `+VIMEIBIND: "<iccid>"`.
+//!
+//! With the engine switched off every form answers `+CME ERROR: 4`.
 
 use super::{cme, need_card, nth, ok, one, Exec};
 use crate::device::SimState;
@@ -27,6 +39,9 @@ pub(super) fn run(
     name: &str,
     op: &ExtOp,
 ) -> Option<Result<Reply, CmdError>> {
+    if name == "+VIMEIBIND" {
+        return Some(vimeibind(x, op));
+    }
     if !x.quirks.has_command(name) {
         return None;
     }
@@ -72,10 +87,8 @@ fn egmr(x: &mut Exec<'_>, n: usize, op: &ExtOp) -> Result<Reply, CmdError> {
         _ => return Err(cme(CmeError::OperationNotSupported)),
     };
     if mode == 0 {
-        let imei = x
-            .dev
-            .imei(index)
-            .ok_or(cme(CmeError::OperationNotSupported))?;
+        // The stack of slot `index` reports its bound IMEI (or its own when none is bound).
+        let imei = x.dev.imei_for_slot(index);
         return one(format!("+EGMR: \"{}\"", imei.as_str()));
     }
     let imei = nth(op, 2).as_text()?;
@@ -83,4 +96,30 @@ fn egmr(x: &mut Exec<'_>, n: usize, op: &ExtOp) -> Result<Reply, CmdError> {
         .set_imei(index, &imei)
         .map_err(|_| cme(CmeError::IncorrectParameters))?;
     ok()
+}
+
+/// `+VIMEIBIND` (see the module documentation).
+fn vimeibind(x: &mut Exec<'_>, op: &ExtOp) -> Result<Reply, CmdError> {
+    let off = || cme(CmeError::OperationNotSupported);
+    match op {
+        ExtOp::Test => {
+            x.dev.binding().ok_or_else(off)?;
+            one("+VIMEIBIND: \"<iccid>\"".into())
+        }
+        ExtOp::Read => Ok(Reply::lines(x.dev.binding_lines().ok_or_else(off)?)),
+        ExtOp::Set(p) => {
+            at_most(p, 1)?;
+            let iccid = nth(op, 0).as_text()?;
+            x.dev.binding().ok_or_else(off)?;
+            if iccid.is_empty() || iccid.len() > 20 || !iccid.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(cme(CmeError::IncorrectParameters));
+            }
+            let lines = x
+                .dev
+                .binding_history_lines(&iccid)
+                .ok_or(cme(CmeError::NotFound))?;
+            Ok(Reply::lines(lines))
+        }
+        ExtOp::Exec => Err(CmdError::Syntax),
+    }
 }

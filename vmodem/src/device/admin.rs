@@ -154,6 +154,7 @@ impl Device {
     /// Removes a card (1-based slot).
     pub fn remove_sim(&mut self, slot: u8) -> Result<(), String> {
         let i = self.slot_index(slot)?;
+        let was = self.binding_slot_profile(i);
         let Some(s) = self.slots.get_mut(i) else {
             return Err(format!("no slot {slot}"));
         };
@@ -170,6 +171,7 @@ impl Device {
             self.net.phase = RegPhase::Idle;
             self.sim = SimState::Absent;
         }
+        self.binding_card_changed(i, was);
         self.save_logged();
         Ok(())
     }
@@ -177,6 +179,7 @@ impl Device {
     /// Inserts a card into a slot (replacing what is there).
     pub fn insert_sim(&mut self, slot: u8, cfg: &SlotConfig, now: Instant) -> Result<(), String> {
         let i = self.slot_index(slot)?;
+        let was = self.binding_slot_profile(i);
         if let Some(mut c) = self.slots.get_mut(i).and_then(|s| s.card.take()) {
             c.power_off();
         }
@@ -186,6 +189,7 @@ impl Device {
             if let Some(s) = self.slots.get_mut(i) {
                 *s = built;
             }
+            self.binding_card_changed(i, was);
             return Err(e);
         }
         if let Some(s) = self.slots.get_mut(i) {
@@ -197,6 +201,7 @@ impl Device {
             }
             self.refresh(now, false);
         }
+        self.binding_card_changed(i, was);
         self.save_logged();
         Ok(())
     }

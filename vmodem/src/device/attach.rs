@@ -27,10 +27,8 @@ impl Device {
             _ => None,
         };
         let net = self.net.deadline().map(|d| d.unwrap_or(now));
-        match (sim, net) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let binding = self.poll_binding(now);
+        [sim, net, binding].into_iter().flatten().min()
     }
 
     /// One due step; whether anything happened.

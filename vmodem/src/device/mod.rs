@@ -8,6 +8,7 @@
 mod admin;
 pub mod aka;
 mod attach;
+pub mod binding;
 pub mod imei;
 pub mod network;
 pub mod pcsc;
@@ -162,6 +163,8 @@ pub struct Device {
     last_auth: Option<AuthResult>,
     /// Re-synchronisations the HSS made from an AUTS (TS 33.102 §6.3.5).
     resyncs: u32,
+    /// The IMEI binding engine (`None`: switched off in the configuration).
+    binding: Option<binding::glue::Binding>,
 }
 
 /// `ICCID` digits → EF.ICCID form (nibble-swapped BCD, F-padded to 10 bytes).
@@ -268,6 +271,7 @@ impl Device {
             sms_mem: ["SM".into(), "SM".into(), "SM".into()],
             last_auth: None,
             resyncs: 0,
+            binding: None,
         };
         for (i, c) in slot_cfgs.iter().enumerate() {
             let slot = dev.build_slot(i, c);
@@ -286,6 +290,8 @@ impl Device {
             card.power_on();
         }
         dev.read_active_sim();
+        dev.binding = dev.open_binding(&cfg.binding)?;
+        dev.binding_scan_all();
         dev.events.clear();
         if dev.can_attach() && dev.net.radio.auto_register {
             dev.net.phase = RegPhase::Pending(None);
@@ -444,12 +450,20 @@ impl Device {
         &self.svn
     }
 
-    /// The IMEI the MT reports now: the one of the active slot's MT stack (IMEI1 for slot 1,
-    /// IMEI2 for slot 2, …). This is the hook of the IMEI binding engine (issue 5): a policy
-    /// that binds IMEIs to profiles replaces this choice.
+    /// The IMEI the MT reports now: the one of the active slot's MT stack.
     pub fn imei_for_active(&self) -> &Imei {
+        self.imei_for_slot(self.active_slot())
+    }
+
+    /// The IMEI the MT stack of `slot` (1-based) reports: the IMEI bound to its active profile
+    /// (the IMEI binding engine, `device::binding`), else its own IMEI (IMEI1 for slot 1, IMEI2
+    /// for the others).
+    pub fn imei_for_slot(&self, slot: u8) -> &Imei {
+        if let Some(x) = self.binding.as_ref().and_then(|b| b.engine.reported(slot)) {
+            return x;
+        }
         let [imei1, imei2] = &self.imeis;
-        if self.active_imei_index() == 1 {
+        if slot <= 1 {
             imei1
         } else {
             imei2
@@ -465,8 +479,9 @@ impl Device {
         else {
             return Err(ImeiError::Format(format!("IMEI index {index}")));
         };
-        *slot = i;
+        let old = std::mem::replace(slot, i.clone());
         self.save_logged();
+        self.binding_imei_written(&old, &i);
         Ok(())
     }
 
@@ -519,6 +534,8 @@ impl Device {
 
     /// A raw APDU to the active card (`+CSIM`, `+CGLA`), then the card's lifecycle events.
     pub fn transmit(&mut self, apdu: &[u8], now: Instant) -> Result<Vec<u8>, CmeError> {
+        self.usable_card()?;
+        self.binding_snoop(apdu);
         let r = self.usable_card()?.transmit(apdu);
         self.after_card_io(now);
         Ok(r)
@@ -539,6 +556,7 @@ impl Device {
     /// or disabled on the active card is a SIM refresh.
     fn after_card_io(&mut self, now: Instant) {
         let mut refresh = false;
+        let mut lifecycle = Vec::new();
         for i in 0..self.slots.len() {
             let Some(card) = self.slots.get_mut(i).and_then(|s| s.card.as_mut()) else {
                 continue;
@@ -561,6 +579,12 @@ impl Device {
             for p in packages {
                 self.provision_package(&p);
             }
+            if !events.is_empty() {
+                lifecycle.push((i, events));
+            }
+        }
+        for (i, events) in lifecycle {
+            self.binding_lifecycle(i, &events);
         }
         if refresh {
             info!("profile change on the active card: SIM refresh");
@@ -666,6 +690,7 @@ impl Device {
         };
         // Our own reads never change profiles, but drain to keep the queues short.
         let _ = self.active_card_mut().map(Card::take_events);
+        self.binding_sim_read();
     }
 
     /// Starts the registration procedure if the MT can register.

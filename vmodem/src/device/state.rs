@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use veuicc::store::{Batch, MemStore, SledStore, Store, Tree};
 
 use super::aka::Subscriber;
+use super::binding::BindingRecord;
 use super::imei::{Imei, Svn};
 use super::network::Radio;
 use crate::config::{NetworkConfig, SlotConfig};
@@ -17,6 +18,8 @@ use crate::config::{NetworkConfig, SlotConfig};
 pub const FORMAT_VERSION: u32 = 1;
 
 const KEY: &[u8] = b"modem";
+/// The IMEI binding engine's record (its own format version).
+const BINDING_KEY: &[u8] = b"imei-binding";
 
 /// Why the persistent state could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,12 @@ pub enum StateError {
     Version(u32),
     #[error("modem state record is corrupt: {0}")]
     Corrupt(String),
+    #[error(
+        "IMEI binding record has format version {0}; this vmodem reads version {v} \
+         (move the state directory away or use a matching vmodem)",
+        v = super::binding::BINDING_FORMAT_VERSION
+    )]
+    BindingVersion(u32),
 }
 
 /// Everything of the modem that survives a restart.
@@ -107,6 +116,48 @@ impl StateStore {
         let v = serde_json::to_vec(r).map_err(|e| StateError::Corrupt(e.to_string()))?;
         let mut b = Batch::new();
         b.put(Tree::Meta, KEY.to_vec(), v);
+        self.store
+            .commit(b)
+            .map_err(|e| StateError::Store(e.to_string()))
+    }
+
+    /// Loads the IMEI binding record, if one was written.
+    pub fn load_binding(&self) -> Result<Option<BindingRecord>, StateError> {
+        let Some(raw) = self
+            .store
+            .get(Tree::Meta, BINDING_KEY)
+            .map_err(|e| StateError::Store(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: u32,
+        }
+        let v: Versioned =
+            serde_json::from_slice(&raw).map_err(|e| StateError::Corrupt(e.to_string()))?;
+        if v.version != super::binding::BINDING_FORMAT_VERSION {
+            return Err(StateError::BindingVersion(v.version));
+        }
+        let r: BindingRecord =
+            serde_json::from_slice(&raw).map_err(|e| StateError::Corrupt(e.to_string()))?;
+        Ok(Some(r))
+    }
+
+    /// Writes the IMEI binding record (atomic, flushed).
+    pub fn save_binding(&self, r: &BindingRecord) -> Result<(), StateError> {
+        let v = serde_json::to_vec(r).map_err(|e| StateError::Corrupt(e.to_string()))?;
+        let mut b = Batch::new();
+        b.put(Tree::Meta, BINDING_KEY.to_vec(), v);
+        self.store
+            .commit(b)
+            .map_err(|e| StateError::Store(e.to_string()))
+    }
+
+    /// Writes raw bytes as the IMEI binding record (tests of version handling).
+    pub fn save_binding_raw(&self, raw: &[u8]) -> Result<(), StateError> {
+        let mut b = Batch::new();
+        b.put(Tree::Meta, BINDING_KEY.to_vec(), raw.to_vec());
         self.store
             .commit(b)
             .map_err(|e| StateError::Store(e.to_string()))
