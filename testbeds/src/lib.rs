@@ -6,12 +6,14 @@
 //! - [`es2`]: the ES2+ JSON bodies (the ES9+ ones are in [`rsp::es9`]).
 //! - [`identity`]: the SM-DP+'s certificates (self-minted CI, a given CI, or SGP.26).
 //! - [`store`]: the sled database (profiles, orders, sessions, notifications).
+//! - [`imei`]: the IMEI assignment server (IMEI binding, issue 5).
 //! - [`account`]: the account server of admin-operation authorisation (passwords, signed
 //!   assertions) and its HTTPS front.
 
 pub mod account;
 pub mod es2;
 pub mod identity;
+pub mod imei;
 pub mod server;
 pub mod smdp;
 pub mod store;

@@ -8,6 +8,10 @@
 //! the function's JSON object is answered `200` with a `Failed` header saying why, as is every
 //! refusal of the SM-DP+ itself; handleNotification answers `204` when the notification was
 //! verified and recorded. Unknown paths answer `404` with the same JSON shape.
+//!
+//! Test administration (not SGP.22): `GET` [`ADMIN_ORDERS`] answers every profile of the
+//! inventory with its state and order, including the DeviceInfo (TAC, IMEI) of each download
+//! (`order.devices`), as a JSON array.
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,6 +34,9 @@ use crate::smdp::Smdp;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// The test administration path listing the inventory and its orders (`GET`).
+pub const ADMIN_ORDERS: &str = "/admin/orders";
 
 /// `X-Admin-Protocol` prefix accepted (any SGP.22 v2 version).
 pub const ADMIN_PROTOCOL_PREFIX: &str = "gsma/rsp/v2.";
@@ -128,6 +135,7 @@ impl SmdpServer {
             .route(es2::path::CONFIRM_ORDER, any(confirm_order))
             .route(es2::path::CANCEL_ORDER, any(cancel_order))
             .route(es2::path::RELEASE_PROFILE, any(release_profile))
+            .route(ADMIN_ORDERS, any(admin_orders))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(smdp)
@@ -151,6 +159,24 @@ impl SmdpServer {
         tracing::info!(%local, "SM-DP+ listening (HTTPS)");
         Ok((local, ServerHandle { handle, task }))
     }
+}
+
+/// Serves `app` over HTTPS on `addr` (port 0: any free port) on the current tokio runtime, as
+/// [`SmdpServer::bind`] does (the other testbed servers use it).
+pub async fn serve_tls(
+    addr: SocketAddr,
+    app: Router,
+    tls: TlsConfig,
+    what: &str,
+) -> Result<(SocketAddr, ServerHandle), ServerError> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    let local = listener.local_addr()?;
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls.0);
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let server = axum_server::tls_rustls::from_tcp_rustls(listener, config)?.handle(handle.clone());
+    let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
+    tracing::info!(%local, "{what} listening (HTTPS)");
+    Ok((local, ServerHandle { handle, task }))
 }
 
 // --- responses ---------------------------------------------------------------------------------
@@ -337,4 +363,23 @@ async fn cancel_order(State(s): S, m: Method, h: HeaderMap, b: Bytes) -> Respons
 
 async fn release_profile(State(s): S, m: Method, h: HeaderMap, b: Bytes) -> Response {
     call(&m, &h, &b, |r| s.release_profile(r))
+}
+
+/// `GET /admin/orders`: the inventory with orders and download devices.
+async fn admin_orders(State(s): S, m: Method) -> Response {
+    if m != Method::GET {
+        return error_response(
+            HttpStatus::METHOD_NOT_ALLOWED,
+            c::UNSUPPORTED_FUNCTION,
+            format!("{ADMIN_ORDERS} is read with GET"),
+        );
+    }
+    match s.store().profiles() {
+        Ok(list) => json_response(HttpStatus::OK, &list),
+        Err(e) => error_response(
+            HttpStatus::INTERNAL_SERVER_ERROR,
+            c::UNSUPPORTED_FUNCTION,
+            e.to_string(),
+        ),
+    }
 }

@@ -132,6 +132,29 @@ pub struct Order {
     pub last_tx: Option<String>,
     /// Whether confirmOrder released the profile.
     pub release_flag: bool,
+    /// The DeviceInfo of each authenticateClient on this order (the download's device, SGP.22
+    /// ctxParams1), oldest first, at most [`MAX_ORDER_DEVICES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DownloadDevice>,
+}
+
+/// Most [`DownloadDevice`] entries kept per order (older ones are dropped first).
+pub const MAX_ORDER_DEVICES: usize = 16;
+
+/// The device of one download (AuthenticateClient's ctxParams1 DeviceInfo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadDevice {
+    /// Transaction ID (hex) of the session.
+    pub transaction_id: String,
+    /// The eUICC's EID.
+    pub eid: String,
+    /// DeviceInfo.tac, 8 digits (hex of the 4 bytes when they are not BCD).
+    pub tac: String,
+    /// DeviceInfo.imei: the digits as sent (15, or 16 for an IMEISV); absent when not sent.
+    pub imei: Option<String>,
+    /// Unix seconds.
+    pub at: u64,
 }
 
 /// One profile of the inventory.

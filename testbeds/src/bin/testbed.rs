@@ -41,6 +41,11 @@ enum Command {
     /// Place a download order (downloadOrder + confirmOrder, released) and print the
     /// activation code.
     Order(OrderArgs),
+    /// Run the IMEI assignment server (IMEI binding) over HTTPS.
+    ImeiServer(ImeiServerArgs),
+    /// GET a JSON resource of a testbed server (e.g. https://localhost:8443/admin/orders or
+    /// https://localhost:8444/imei/assignments) and print it, one array element per line.
+    Get(GetArgs),
     /// Run the account server of admin-operation authorisation over HTTPS (docs/authz.md).
     AccountServer(account_cli::ServerArgs),
     /// Manage the account server's accounts.
@@ -97,6 +102,34 @@ struct SmdpArgs {
 }
 
 #[derive(Parser, Debug)]
+struct ImeiServerArgs {
+    /// State directory: sled database (imei-db), self-minted CI, TLS CA file (tls-ca.pem).
+    #[arg(long)]
+    state: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    listen: SocketAddr,
+    /// Host name in the TLS certificate and the printed URL.
+    #[arg(long, default_value = "localhost")]
+    host: String,
+    /// TAC range to assign from: 8 digits, or FIRST-LAST (repeatable; in order).
+    #[arg(long = "tac", default_value = testbeds::imei::DEFAULT_TAC)]
+    tacs: Vec<testbeds::imei::TacRange>,
+    /// Assign at most this many IMEIs in all (then 503).
+    #[arg(long)]
+    limit: Option<u64>,
+}
+
+#[derive(Parser, Debug)]
+struct GetArgs {
+    /// The URL.
+    url: String,
+    /// The CA certificate to trust (PEM or DER).
+    #[arg(long)]
+    ca: PathBuf,
+}
+
+#[derive(Parser, Debug)]
 struct OrderArgs {
     /// The SM-DP+ base URL, e.g. https://localhost:8443.
     #[arg(long)]
@@ -131,6 +164,8 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Smdp(args) => runtime.block_on(run_smdp(args)),
         Command::Order(args) => runtime.block_on(run_order(args)),
+        Command::ImeiServer(args) => runtime.block_on(run_imei_server(args)),
+        Command::Get(args) => runtime.block_on(run_get(args)),
         Command::AccountServer(args) => runtime.block_on(account_cli::run_server(args)),
         Command::Account { cmd } => account_cli::run_account(cmd),
     }
@@ -403,5 +438,87 @@ async fn run_order(args: OrderArgs) -> Result<()> {
     };
     eprintln!("ordered profile {iccid}");
     println!("{}", code.to_qr_string());
+    Ok(())
+}
+
+async fn run_imei_server(args: ImeiServerArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.state)
+        .with_context(|| format!("creating {}", args.state.display()))?;
+    let provider = provider(ProviderKind::AwsLcRs);
+    // The TLS identity is minted like the SM-DP+'s: a CI of its own in the state directory.
+    let identity =
+        SmdpIdentity::self_minted(&args.state, &args.host, &*provider, SystemTime::now())?;
+    let ca_path = args.state.join(files::TLS_CA);
+    identity.write_tls_ca(&ca_path)?;
+    let tls = TlsConfig::from_identity(&identity)?;
+    let mut server = testbeds::imei::ImeiServer::open(&args.state, args.tacs.clone())
+        .with_context(|| {
+            format!(
+                "opening {} (is another IMEI server running on it?)",
+                args.state.join("imei-db").display()
+            )
+        })?;
+    if let Some(n) = args.limit {
+        server = server.with_limit(n);
+    }
+    let server = Arc::new(server);
+    let (local, handle) =
+        testbeds::imei::ImeiServer::bind(args.listen, server.clone(), tls).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening https://{local}")?;
+    writeln!(out, "imei server https://{}:{}", args.host, local.port())?;
+    writeln!(out, "tls ca {}", ca_path.display())?;
+    let ranges: Vec<String> = server.ranges().iter().map(|r| r.to_string()).collect();
+    writeln!(out, "tac {}", ranges.join(" "))?;
+    writeln!(out, "assignments {}", server.assignments()?.len())?;
+    out.flush()?;
+    drop(out);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {},
+    }
+    handle.shutdown(Duration::from_secs(5)).await?;
+    server.flush()?;
+    Ok(())
+}
+
+async fn run_get(args: GetArgs) -> Result<()> {
+    let ca = std::fs::read(&args.ca).with_context(|| format!("reading {}", args.ca.display()))?;
+    let cert = if ca.starts_with(b"-----BEGIN") {
+        reqwest::Certificate::from_pem(&ca)
+    } else {
+        reqwest::Certificate::from_der(&ca)
+    }
+    .with_context(|| format!("{} is not a certificate", args.ca.display()))?;
+    let client = reqwest::Client::builder()
+        .tls_certs_only([cert])
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTPS client")?;
+    let resp = client
+        .get(&args.url)
+        .send()
+        .await
+        .with_context(|| format!("GET {}", args.url))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .with_context(|| format!("reading {}", args.url))?;
+    if !status.is_success() {
+        bail!("GET {}: HTTP {status}: {text}", args.url);
+    }
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("GET {}: not JSON: {text}", args.url))?;
+    match v.as_array() {
+        Some(items) => {
+            for i in items {
+                println!("{i}");
+            }
+        }
+        None => println!("{v}"),
+    }
     Ok(())
 }

@@ -153,6 +153,7 @@ impl Smdp {
             expires: now.saturating_add(ttl),
             last_tx: None,
             release_flag: false,
+            devices: Vec::new(),
         });
         record.last_error = None;
         record.updated = now;

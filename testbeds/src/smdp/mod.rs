@@ -23,6 +23,7 @@
 //! Every failure is answered in the response header (`Failed` with the SGP.22 subject/reason
 //! code and a message saying what failed); nothing unverified changes any state.
 
+mod device;
 mod es2plus;
 mod es9plus;
 
