@@ -15,6 +15,7 @@
 
 pub mod authz;
 pub mod client;
+pub mod imei_binding;
 pub mod intent;
 pub mod lpa;
 pub mod scenario;

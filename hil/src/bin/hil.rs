@@ -111,6 +111,13 @@ enum Cmd {
     /// With --at: send AT commands (e.g. 'AT+CEREG?') and print each answer; exits non-zero
     /// on the first that does not end in OK. IMEI-write commands are never sent.
     At { commands: Vec<String> },
+    /// IMEI binding records: from the card (vendor ES10 GetImeiBinding, FF20); with --at, from
+    /// the modem (AT+VIMEIBIND) when the card does not keep them.
+    ImeiBinding {
+        /// Only this profile (ICCID digits).
+        #[arg(long)]
+        iccid: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,7 +185,8 @@ struct DownloadArgs {
     /// Confirmation code, when the operator requires one.
     #[arg(long, short = 'c')]
     confirmation_code: Option<String>,
-    /// IMEI sent in deviceInfo (15 or 16 digits).
+    /// IMEI sent in deviceInfo (15 or 16 digits; default with --at: the modem's, read with
+    /// AT+CGSN=1).
     #[arg(long)]
     imei: Option<String>,
     /// TAC sent in deviceInfo (8 digits; default: from the IMEI).
@@ -296,11 +304,17 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
+    if let (Cmd::ImeiBinding { iccid }, Some(spec)) = (&cli.cmd, &cli.at) {
+        return imei_binding_at(&cli, spec, iccid.as_deref());
+    }
+    let mut modem_imei = None;
     let (t, atr): (Box<dyn ApduTransport>, Vec<u8>) = match (&cli.state, &cli.at) {
         (_, Some(spec)) => {
             let opts = AtOptions::default().with_mode(cli.at_mode.parse()?);
+            let mut m = AtModem::connect(spec, opts)?;
+            modem_imei = download_imei(&cli.cmd, &mut m)?;
             // A modem does not show the card's ATR.
-            (Box::new(AtModem::connect(spec, opts)?), Vec::new())
+            (Box::new(m), Vec::new())
         }
         (Some(dir), None) => {
             let card = veuicc::statedir::open(dir)?;
@@ -325,9 +339,56 @@ fn main() -> Result<()> {
     if cli.channel {
         c.open_channel()?;
     }
-    let result = run(&mut c, &cli, &atr);
+    let result = run(&mut c, &cli, &atr, modem_imei.as_deref());
     let _ = c.close_channel();
     result
+}
+
+/// For a download over a modem without `--imei`: the IMEI the modem reports (`AT+CGSN=1`),
+/// sent in DeviceInfo as a device's LPA would.
+fn download_imei(cmd: &Cmd, m: &mut AtModem) -> Result<Option<String>> {
+    let Cmd::Download(args) = cmd else {
+        return Ok(None);
+    };
+    if args.imei.is_some() {
+        return Ok(None);
+    }
+    let imei = m
+        .imei()
+        .context("reading the modem's IMEI for DeviceInfo")?;
+    eprintln!("IMEI from the modem (AT+CGSN=1): {imei}");
+    Ok(Some(imei))
+}
+
+/// `imei-binding` over a modem: the card's records, else the modem's.
+fn imei_binding_at(cli: &Cli, spec: &str, iccid: Option<&str>) -> Result<()> {
+    let ef = iccid.map(parse_iccid).transpose()?;
+    let opts = AtOptions::default().with_mode(cli.at_mode.parse()?);
+    let mut c = Client::new(AtModem::connect(spec, opts)?);
+    if cli.channel {
+        c.open_channel()?;
+    }
+    let from_card = hil::imei_binding::read_card(&mut c, ef.as_deref());
+    let _ = c.close_channel();
+    let list = match from_card? {
+        Some(l) => l,
+        None => {
+            eprintln!("the card keeps no IMEI binding records: asking the modem (AT+VIMEIBIND)");
+            let m = c.transport();
+            m.close_session()?;
+            hil::imei_binding::read_modem(m, iccid)?
+        }
+    };
+    print_bindings(cli, &list);
+    Ok(())
+}
+
+fn print_bindings(cli: &Cli, list: &[hil::imei_binding::Binding]) {
+    if cli.json {
+        println!("{}", json!(list));
+    } else {
+        print!("{}", hil::imei_binding::render(list));
+    }
 }
 
 fn parse_iccid(s: &str) -> Result<Vec<u8>> {
@@ -335,7 +396,12 @@ fn parse_iccid(s: &str) -> Result<Vec<u8>> {
         .context("ICCID: 19–20 digits, or 20 hex digits as in EF.ICCID")
 }
 
-fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<()> {
+fn run(
+    c: &mut Client<Box<dyn ApduTransport>>,
+    cli: &Cli,
+    atr: &[u8],
+    modem_imei: Option<&str>,
+) -> Result<()> {
     let out = |v: serde_json::Value, text: String| {
         if cli.json {
             println!("{v}");
@@ -500,7 +566,16 @@ fn run(c: &mut Client<Box<dyn ApduTransport>>, cli: &Cli, atr: &[u8]) -> Result<
                 format!("remove notification {seq}: result {r}"),
             );
         }
-        Cmd::Download(args) => download(c, args, cli.json)?,
+        Cmd::Download(args) => download(c, args, cli.json, modem_imei)?,
+        Cmd::ImeiBinding { iccid } => {
+            let ef = iccid.as_deref().map(parse_iccid).transpose()?;
+            match hil::imei_binding::read_card(c, ef.as_deref())? {
+                Some(list) => print_bindings(cli, &list),
+                None => bail!(
+                    "the card does not keep IMEI binding records (GetImeiBinding FF20 refused)"
+                ),
+            }
+        }
         Cmd::Nickname { iccid, name, auth } => {
             c.select_isdr()?;
             let i = parse_iccid(iccid)?;
@@ -572,6 +647,7 @@ fn download(
     c: &mut Client<Box<dyn ApduTransport>>,
     args: &DownloadArgs,
     json_out: bool,
+    modem_imei: Option<&str>,
 ) -> Result<()> {
     let mut params = match &args.activation_code {
         Some(ac) => {
@@ -587,7 +663,7 @@ fn download(
         ),
     };
     params.confirmation_code = args.confirmation_code.clone();
-    params.imei = args.imei.clone();
+    params.imei = args.imei.clone().or(modem_imei.map(str::to_string));
     params.tac = args.tac.clone();
     let mut es9 = https(&args.es9)?;
     let install = rsp::authz::Operation::Install;

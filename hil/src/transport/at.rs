@@ -226,6 +226,35 @@ impl AtModem {
         Ok(imsi.to_string())
     }
 
+    /// The IMEI the modem reports (TS 27.007 §5.4): `AT+CGSN=1` (`+CGSN: <imei>`, quoted or
+    /// not), else plain `AT+CGSN` for modems that do not know `<snt>`; 15 digits.
+    pub fn imei(&mut self) -> Result<String, AtError> {
+        let valid = |s: &str| s.len() == 15 && s.bytes().all(|b| b.is_ascii_digit());
+        let r = self.raw_command("AT+CGSN=1")?;
+        if r.fin == FinalCode::Ok {
+            if let Some(v) = r.value("+CGSN:").map(|v| v.trim_matches('"')) {
+                if valid(v) {
+                    return Ok(v.to_string());
+                }
+            }
+        }
+        let r = self.command("AT+CGSN")?;
+        let line = r.lines.last().map(String::as_str).unwrap_or("");
+        let v = line
+            .strip_prefix("+CGSN:")
+            .unwrap_or(line)
+            .trim()
+            .trim_matches('"');
+        if !valid(v) {
+            return Err(AtError::Unexpected {
+                command: "AT+CGSN".into(),
+                answer: r.summary(),
+                what: "expected an IMEI of 15 digits".into(),
+            });
+        }
+        Ok(v.to_string())
+    }
+
     /// Lines that arrived between commands (unsolicited result codes), oldest first.
     pub fn take_urcs(&mut self) -> Vec<String> {
         std::mem::take(&mut self.link.urcs)
