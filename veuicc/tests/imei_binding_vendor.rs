@@ -81,7 +81,13 @@ fn get(s: &mut EuiccState, iccid: Option<&[u8]>) -> Vec<ImeiBindingRecord> {
 }
 
 fn set(s: &mut EuiccState, rec: &ImeiBindingRecord) -> (u8, Option<ImeiBindingRecord>) {
-    let r = veuicc::isdr::handle(s, &vendor::set_request(rec).unwrap());
+    let (code, mut recs) = set_many(s, std::slice::from_ref(rec));
+    assert!(recs.len() <= 1);
+    (code, recs.pop())
+}
+
+fn set_many(s: &mut EuiccState, recs: &[ImeiBindingRecord]) -> (u8, Vec<ImeiBindingRecord>) {
+    let r = veuicc::isdr::handle(s, &vendor::set_request_many(recs).unwrap());
     assert_eq!(sw(&r), 0x9000);
     vendor::decode_set_response(&r.data).unwrap()
 }
@@ -284,5 +290,40 @@ fn works_over_store_data_blocks_on_a_logical_channel() {
     assert_eq!(sw, [0x90, 0x00]);
     let (code, back) = vendor::decode_set_response(&data).unwrap();
     assert_eq!(code, 0);
-    assert_eq!(back, Some(rec));
+    assert_eq!(back, vec![rec]);
+}
+
+#[test]
+fn stores_several_records_all_or_none() {
+    let (Some(a), Some(b)) = (
+        package("TS48V1-A-UNIQUE.der"),
+        package("TS48V1-B-UNIQUE.der"),
+    ) else {
+        return;
+    };
+    let mut s = open(Arc::new(MemStore::default()));
+    let ia = s.seed_package(&a, &SeedOptions::default()).unwrap();
+    let ib = s.seed_package(&b, &SeedOptions::default()).unwrap();
+    let (ra, rb) = (record(&ia, IMEI_A, 1), record(&ib, IMEI_B, 2));
+    let (code, back) = set_many(&mut s, &[ra.clone(), rb.clone()]);
+    assert_eq!(code, vendor::RESULT_OK);
+    assert_eq!(back, vec![ra.clone(), rb.clone()]);
+    assert_eq!(get(&mut s, None), vec![ra.clone(), rb.clone()]);
+    // One profile unknown: nothing of the command is stored.
+    let unknown = record(&hex::decode("984944999999990920F3").unwrap(), IMEI_A, 0);
+    let (code, back) = set_many(&mut s, &[record(&ia, IMEI_B, 3), unknown]);
+    assert_eq!(code, vendor::RESULT_ICCID_NOT_FOUND);
+    assert!(back.is_empty());
+    assert_eq!(get(&mut s, None), vec![ra.clone(), rb]);
+    // The same profile twice, or more than eight records: malformed, nothing stored.
+    assert!(vendor::set_request_many(&[ra.clone(), ra.clone()]).is_err());
+    let one = vendor::set_request(&ra).unwrap();
+    let body = one[3..].to_vec();
+    let mut twice = vec![0xFF, 0x21, (body.len() * 2) as u8];
+    twice.extend_from_slice(&body);
+    twice.extend_from_slice(&body);
+    assert_eq!(sw(&veuicc::isdr::handle(&mut s, &twice)), 0x6A80);
+    let nine: Vec<ImeiBindingRecord> = (0..9).map(|_| ra.clone()).collect();
+    assert!(vendor::set_request_many(&nine).is_err());
+    assert_eq!(get(&mut s, Some(&ia)), vec![ra]);
 }

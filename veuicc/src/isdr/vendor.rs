@@ -13,9 +13,12 @@
 //! ```text
 //! GetImeiBinding request   FF20 L [5A 0A iccid]            ICCID filter optional
 //! GetImeiBinding response  FF20 L {A0 record}*              in ICCID order; none: FF20 00
-//! SetImeiBinding request   FF21 L A0 record
-//! SetImeiBinding response  FF21 L 80 01 result [A0 record]  result 00 ok (record as stored),
-//!                                                           01 iccidNotFound, 7F undefined
+//! SetImeiBinding request   FF21 L {A0 record}1..8           distinct ICCIDs, stored all or
+//!                                                           none (one store commit)
+//! SetImeiBinding response  FF21 L 80 01 result {A0 record}* 00 ok (then the records as
+//!                                                           stored), 01 iccidNotFound (one
+//!                                                           is not installed: none stored),
+//!                                                           7F undefined
 //! record   A0 L  5A 0A iccid            EF.ICCID form (nibble-swapped BCD, F filler)
 //!                80 01 policy           00 exclusive, 01 shareable
 //!                81 01 status           00 bound, 01 unbound, 02 pending (server asked)
@@ -48,6 +51,8 @@ pub const GET_IMEI_BINDING: u32 = 0xFF20;
 pub const SET_IMEI_BINDING: u32 = 0xFF21;
 /// Most history entries a record may hold.
 pub const MAX_HISTORY: usize = 64;
+/// Most records one SetImeiBinding may carry.
+pub const MAX_SET_RECORDS: usize = 8;
 
 /// SetImeiBinding result: stored.
 pub const RESULT_OK: u8 = 0;
@@ -501,23 +506,54 @@ pub fn decode_get_response(data: &[u8]) -> Result<Vec<ImeiBindingRecord>, Vendor
 
 /// The SetImeiBinding command for `record`.
 pub fn set_request(record: &ImeiBindingRecord) -> Result<Vec<u8>, VendorError> {
-    Ok(wrap(SET_IMEI_BINDING, &record.encode()?))
+    set_request_many(std::slice::from_ref(record))
 }
 
-/// Decodes a SetImeiBinding response: the result code and, on success, the record as stored.
-pub fn decode_set_response(data: &[u8]) -> Result<(u8, Option<ImeiBindingRecord>), VendorError> {
+/// The SetImeiBinding command for up to [`MAX_SET_RECORDS`] records of distinct profiles.
+pub fn set_request_many(records: &[ImeiBindingRecord]) -> Result<Vec<u8>, VendorError> {
+    check_set(records)?;
+    let mut body = Vec::new();
+    for r in records {
+        body.extend(r.encode()?);
+    }
+    Ok(wrap(SET_IMEI_BINDING, &body))
+}
+
+fn check_set(records: &[ImeiBindingRecord]) -> Result<(), VendorError> {
+    if records.is_empty() || records.len() > MAX_SET_RECORDS {
+        return Err(invalid(format!(
+            "SetImeiBinding takes 1 to {MAX_SET_RECORDS} records, not {}",
+            records.len()
+        )));
+    }
+    for (i, r) in records.iter().enumerate() {
+        if records
+            .get(..i)
+            .unwrap_or_default()
+            .iter()
+            .any(|o| o.iccid == r.iccid)
+        {
+            return Err(invalid("SetImeiBinding names a profile twice"));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a SetImeiBinding response: the result code and, on success, the records as stored.
+pub fn decode_set_response(data: &[u8]) -> Result<(u8, Vec<ImeiBindingRecord>), VendorError> {
     let value = outer(data, SET_IMEI_BINDING)?;
     let kids = children(value)?;
     let result = match kids.first() {
         Some(t) if t.tag.0 == 0x80 => one_byte(t, "result")?,
         _ => return Err(invalid("the response has no result (80)")),
     };
-    let record = match kids.get(1..) {
-        Some([]) | None => None,
-        Some([r]) => Some(ImeiBindingRecord::decode(r)?),
-        Some(_) => return Err(invalid("members after the record")),
-    };
-    Ok((result, record))
+    let records = kids
+        .get(1..)
+        .unwrap_or_default()
+        .iter()
+        .map(ImeiBindingRecord::decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((result, records))
 }
 
 // --- the card's side -------------------------------------------------------------------------
@@ -603,25 +639,30 @@ fn get_binding(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrEr
 
 fn set_binding(state: &mut EuiccState, command: &[u8]) -> Result<Vec<u8>, IsdrError> {
     let value = outer(command, SET_IMEI_BINDING).map_err(malformed)?;
-    let rec = match children(value).map_err(malformed)?.as_slice() {
-        [t] => ImeiBindingRecord::decode(t).map_err(malformed)?,
-        _ => return Err(malformed(invalid("SetImeiBinding takes one record (A0)"))),
-    };
-    if !state.has_iccid(&rec.iccid) {
+    let records = children(value)
+        .map_err(malformed)?
+        .iter()
+        .map(ImeiBindingRecord::decode)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(malformed)?;
+    check_set(&records).map_err(malformed)?;
+    if records.iter().any(|r| !state.has_iccid(&r.iccid)) {
         return Ok(wrap(
             SET_IMEI_BINDING,
             &tlv::tlv(0x80, &[RESULT_ICCID_NOT_FOUND]),
         ));
     }
-    let json = serde_json::to_vec(&rec).map_err(|e| IsdrError::Internal(e.to_string()))?;
     let mut b = Batch::new();
-    b.put(Tree::Meta, store_key(&rec.iccid), json);
-    state.store().commit(b).map_err(storage)?;
     let mut body = tlv::tlv(0x80, &[RESULT_OK]);
-    body.extend(
-        rec.encode()
-            .map_err(|e| IsdrError::Internal(e.to_string()))?,
-    );
+    for rec in &records {
+        let json = serde_json::to_vec(rec).map_err(|e| IsdrError::Internal(e.to_string()))?;
+        b.put(Tree::Meta, store_key(&rec.iccid), json);
+        body.extend(
+            rec.encode()
+                .map_err(|e| IsdrError::Internal(e.to_string()))?,
+        );
+    }
+    state.store().commit(b).map_err(storage)?;
     Ok(wrap(SET_IMEI_BINDING, &body))
 }
 

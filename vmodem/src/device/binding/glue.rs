@@ -116,9 +116,10 @@ pub fn status_line(engine: &Engine, iccid: &str) -> String {
     )
 }
 
-/// Writes `rec` to the card on a scratch channel; the SetImeiBinding result code.
-fn write_record(card: &mut Card, rec: &vendor::ImeiBindingRecord) -> Result<u8, CardWrite> {
-    let cmd = vendor::set_request(rec).map_err(|e| CardWrite::Encode(e.to_string()))?;
+/// Writes `records` (distinct profiles, at most [`vendor::MAX_SET_RECORDS`]) to the card in one
+/// SetImeiBinding on a scratch channel; the result code.
+fn write_records(card: &mut Card, records: &[vendor::ImeiBindingRecord]) -> Result<u8, CardWrite> {
+    let cmd = vendor::set_request_many(records).map_err(|e| CardWrite::Encode(e.to_string()))?;
     let r = xfer(card, &[0x00, 0x70, 0x00, 0x00, 0x01]);
     let ch = match (r.ok(), r.data.first()) {
         (true, Some(&ch)) if (1..20).contains(&ch) => ch,
@@ -310,27 +311,37 @@ impl Device {
             .iter()
             .map(|n| status_line(&b.engine, &n.iccid))
             .collect();
-        for iccid in &fx.changed {
-            self.binding_write_card(iccid);
-        }
+        self.binding_write_cards(&fx.changed);
         for line in lines {
             self.push_event(DevEvent::Raw { line, port: None });
         }
     }
 
-    fn binding_write_card(&mut self, iccid: &str) {
+    /// Writes the card copies of the `changed` profiles: one SetImeiBinding per card.
+    fn binding_write_cards(&mut self, changed: &BTreeSet<String>) {
         let Some(b) = self.binding.as_ref() else {
             return;
         };
-        let Some(rec) = b.engine.card_record(iccid) else {
-            return;
-        };
-        let Some(slot) = b.engine.record().profiles.get(iccid).and_then(|p| p.slot) else {
-            return;
-        };
-        if b.no_vendor.contains(&slot) {
-            return;
+        let mut by_slot: BTreeMap<u8, Vec<vendor::ImeiBindingRecord>> = BTreeMap::new();
+        for iccid in changed {
+            let (Some(rec), Some(slot)) = (
+                b.engine.card_record(iccid),
+                b.engine.record().profiles.get(iccid).and_then(|p| p.slot),
+            ) else {
+                continue;
+            };
+            if !b.no_vendor.contains(&slot) {
+                by_slot.entry(slot).or_default().push(rec);
+            }
         }
+        for (slot, records) in by_slot {
+            for chunk in records.chunks(vendor::MAX_SET_RECORDS) {
+                self.binding_write_card(slot, chunk);
+            }
+        }
+    }
+
+    fn binding_write_card(&mut self, slot: u8, records: &[vendor::ImeiBindingRecord]) {
         let Some(i) = usize::from(slot).checked_sub(1) else {
             return;
         };
@@ -343,11 +354,15 @@ impl Device {
             Card::Pcsc(_) if !active || card.failure().is_some() => return,
             _ => {}
         }
-        match write_record(card, &rec) {
-            Ok(vendor::RESULT_OK) => debug!(%iccid, "IMEI binding record written to the card"),
-            Ok(code) => debug!(%iccid, code, "the card did not take the IMEI binding record"),
-            Err(CardWrite::NoChannel) => debug!("no free channel for the IMEI binding record"),
-            Err(CardWrite::Encode(e)) => warn!(error = %e, "IMEI binding record not encodable"),
+        match write_records(card, records) {
+            Ok(vendor::RESULT_OK) => debug!(
+                slot,
+                n = records.len(),
+                "IMEI binding records written to the card"
+            ),
+            Ok(code) => debug!(slot, code, "the card did not take the IMEI binding records"),
+            Err(CardWrite::NoChannel) => debug!("no free channel for the IMEI binding records"),
+            Err(CardWrite::Encode(e)) => warn!(error = %e, "IMEI binding records not encodable"),
             Err(CardWrite::Refused(sw)) => {
                 info!(
                     slot,
