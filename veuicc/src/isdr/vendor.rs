@@ -715,6 +715,28 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_example_of_docs_veuicc_md() {
+        let resp = hex::decode(concat!(
+            "FF2035A0335A0A989444999999990920F3800101810100820853029900711694F9",
+            "A3153013820853029900711694F983046553F100840101"
+        ))
+        .unwrap();
+        let r = decode_get_response(&resp).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].imei.as_deref(), Some("352099001761499"));
+        assert_eq!(r[0].policy, BindingPolicy::Shareable);
+        assert_eq!(
+            r[0].history,
+            vec![BindingEntry {
+                imei: "352099001761499".into(),
+                time: 1_700_000_000,
+                event: BindingEvent::Enabled
+            }]
+        );
+        assert_eq!(wrap(GET_IMEI_BINDING, &r[0].encode().unwrap()), resp);
+    }
+
+    #[test]
     fn time_is_minimal_big_endian() {
         assert_eq!(time_bytes(0), vec![0]);
         assert_eq!(time_bytes(0x0102), vec![1, 2]);
