@@ -337,7 +337,12 @@ impl Smdp {
         // The order.
         let binding = self.bind_order(&matching_id, &eid, &req.transaction_id)?;
         let iccid = binding.record.iccid.clone();
-        self.record_device(&iccid, &req.transaction_id.to_string(), &eid, ctx.device_info())?;
+        self.record_device(
+            &iccid,
+            &req.transaction_id.to_string(),
+            &eid,
+            ctx.device_info(),
+        )?;
 
         // smdpSigned2 and its signature over smdpSigned2 ‖ 5F37 40 euiccSignature1.
         let signed2 = Verbatim::try_new(SmdpSigned2 {
