@@ -448,3 +448,130 @@ fn card_record_matches_the_vendor_layout() {
         "a deleted profile has no card record"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use vmodem::device::binding::snoop::Snoop;
+
+    const ICCIDS: [&str; 5] = [A, B, C, D, P];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Install(u8, usize, bool),
+        Enable(u8, usize),
+        Disable(u8, usize),
+        Delete(usize),
+        Policy(usize, Option<bool>),
+        Assign(usize, bool),
+        Restore(u8, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let slot = 1u8..=2;
+        let p = 0usize..ICCIDS.len();
+        prop_oneof![
+            (slot.clone(), p.clone(), any::<bool>()).prop_map(|(s, i, h)| Op::Install(s, i, h)),
+            (slot.clone(), p.clone()).prop_map(|(s, i)| Op::Enable(s, i)),
+            (slot.clone(), p.clone()).prop_map(|(s, i)| Op::Disable(s, i)),
+            p.clone().prop_map(Op::Delete),
+            (p.clone(), proptest::option::of(any::<bool>())).prop_map(|(i, x)| Op::Policy(i, x)),
+            (p.clone(), any::<bool>()).prop_map(|(i, ok)| Op::Assign(i, ok)),
+            (slot, p).prop_map(|(s, i)| Op::Restore(s, i)),
+        ]
+    }
+
+    /// No two profiles in scope share an IMEI when either is exclusive; every binding is a
+    /// pool IMEI; the reported IMEI of a slot is its active profile's binding.
+    fn check(e: &Engine, scope: ExclusiveScope) {
+        let profiles = &e.record().profiles;
+        let pool = e.pool();
+        for (p, bp) in profiles {
+            let Some(x) = bp.imei.as_ref() else { continue };
+            assert!(bp.installed, "{p}: a deleted profile keeps no binding");
+            assert!(pool.contains(x), "{p}: {x} is not in the pool");
+            for (q, bq) in profiles {
+                if q <= p || bq.imei.as_ref() != Some(x) || !bq.installed {
+                    continue;
+                }
+                let excl = e.policy_of(p) == BindingPolicy::Exclusive
+                    || e.policy_of(q) == BindingPolicy::Exclusive;
+                let counted = match scope {
+                    ExclusiveScope::Installed => true,
+                    ExclusiveScope::Active => e.is_active(p) && e.is_active(q),
+                };
+                assert!(!(excl && counted), "{p} and {q} share {x}");
+            }
+        }
+        for (slot, iccid) in e.active() {
+            assert_eq!(e.reported(*slot), profiles[iccid].imei.as_ref());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn exclusive_bindings_are_never_shared(
+            ops in proptest::collection::vec(op(), 1..60),
+            active_scope in any::<bool>(),
+            exclusive_default in any::<bool>(),
+        ) {
+            let scope = if active_scope { ExclusiveScope::Active } else { ExclusiveScope::Installed };
+            let settings = Settings {
+                scope,
+                default_policy: Some(if exclusive_default {
+                    BindingPolicy::Exclusive
+                } else {
+                    BindingPolicy::Shareable
+                }),
+                ..Settings::default()
+            };
+            let mut e = Engine::new(settings, vec![i1(), i2()], BindingRecord::new("d"), true);
+            let mut serial = 0u32;
+            for (t, op) in ops.into_iter().enumerate() {
+                let now = t as u64;
+                match op {
+                    Op::Install(s, i, hint) => {
+                        let h = hint.then(i1);
+                        e.installed(s, ICCIDS[i], None, h.as_ref(), now);
+                    }
+                    Op::Enable(s, i) => {
+                        e.enabled(s, ICCIDS[i], None, now);
+                    }
+                    Op::Disable(s, i) => {
+                        e.disabled(s, ICCIDS[i], now);
+                    }
+                    Op::Delete(i) => {
+                        e.deleted(ICCIDS[i], now);
+                    }
+                    Op::Policy(i, x) => {
+                        let p = x.map(|x| if x { BindingPolicy::Exclusive } else { BindingPolicy::Shareable });
+                        e.set_policy(ICCIDS[i], p, now);
+                    }
+                    Op::Assign(i, ok) => {
+                        serial += 1;
+                        let r = if ok {
+                            Ok(imei(&format!("359999990{serial:05}")))
+                        } else {
+                            Err("refused".into())
+                        };
+                        e.assignment(ICCIDS[i], r, now);
+                    }
+                    Op::Restore(s, i) => {
+                        e.restore(s, ICCIDS[i], None, now);
+                    }
+                }
+                check(&e, scope);
+            }
+        }
+
+        #[test]
+        fn snoop_never_panics_on_arbitrary_apdus(
+            apdus in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)
+        ) {
+            let mut s = Snoop::default();
+            for a in apdus {
+                let _ = s.see(&a);
+            }
+        }
+    }
+}

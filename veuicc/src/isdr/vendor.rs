@@ -736,6 +736,50 @@ mod tests {
         assert_eq!(wrap(GET_IMEI_BINDING, &r[0].encode().unwrap()), resp);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn decoders_never_panic_on_arbitrary_input(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)
+        ) {
+            let _ = decode_get_response(&body);
+            let _ = decode_set_response(&body);
+            for tag in [GET_IMEI_BINDING, SET_IMEI_BINDING] {
+                let _ = decode_get_response(&wrap(tag, &body));
+                let _ = decode_set_response(&wrap(tag, &body));
+            }
+            if let Ok(t) = tlv::parse_exact(&body) {
+                let _ = ImeiBindingRecord::decode(&t);
+            }
+        }
+
+        #[test]
+        fn records_round_trip(
+            policy in 0u8..2, status in 0u8..3,
+            times in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..10),
+        ) {
+            let status = BindingStatus::from_code(status).unwrap();
+            let r = ImeiBindingRecord {
+                version: FORMAT_VERSION,
+                iccid: vec![0x98; 10],
+                policy: BindingPolicy::from_code(policy).unwrap(),
+                status,
+                imei: (status == BindingStatus::Bound).then(|| "490154203237518".to_string()),
+                history: times
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| BindingEntry {
+                        imei: "356938035643809".into(),
+                        time: *t,
+                        event: BindingEvent::from_code((i % 5) as u8).unwrap(),
+                    })
+                    .collect(),
+            };
+            let der = r.encode().unwrap();
+            let back = ImeiBindingRecord::decode(&tlv::parse_exact(&der).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back, r);
+        }
+    }
+
     #[test]
     fn time_is_minimal_big_endian() {
         assert_eq!(time_bytes(0), vec![0]);
