@@ -555,6 +555,7 @@ impl Device {
     /// Drains the cards' lifecycle events: new profiles provision the HSS; a profile enabled
     /// or disabled on the active card is a SIM refresh.
     fn after_card_io(&mut self, now: Instant) {
+        self.check_card_failure();
         let mut refresh = false;
         let mut lifecycle = Vec::new();
         for i in 0..self.slots.len() {
@@ -590,6 +591,28 @@ impl Device {
             info!("profile change on the active card: SIM refresh");
             self.refresh(now, false);
         }
+    }
+
+    /// The active card stopped answering (a PC/SC card left its reader): the SIM is in failure
+    /// from now on, as a real MT reports it — `+CPIN: NOT READY`, deregistration, channels gone —
+    /// until a reset or an insertion reads it again.
+    fn check_card_failure(&mut self) {
+        let Some(err) = self
+            .active_card_mut()
+            .and_then(|c| c.failure().map(str::to_string))
+        else {
+            return;
+        };
+        if matches!(self.sim, SimState::Failure(_)) {
+            return;
+        }
+        warn!(error = %err, "the active card stopped answering: SIM failure");
+        self.t0_pending.clear();
+        self.sessions.clear();
+        self.push_event(DevEvent::Sim(SimEvent::NotReady));
+        self.deregister(stat::NOT_REGISTERED);
+        self.net.phase = RegPhase::Idle;
+        self.sim = SimState::Failure(err);
     }
 
     /// SIM refresh (TS 102 223 REFRESH "UICC reset" semantics at the MT level): `+CPIN: NOT
