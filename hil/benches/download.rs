@@ -7,10 +7,13 @@
 //! CERT.EUICC, euiccSignature1, euiccSignature2, the ProfileInstallationResult), 3 signatures, 1
 //! key generation and 1 ECDH: 10 verifications, 6 signatures, 2 key generations, 2 ECDH in all.
 //!
-//! `cargo bench -p hil --bench download` (env `BENCH_N`, default 40 downloads per provider;
-//! `BENCH_PROVIDER=rustcrypto|aws-lc-rs` for one provider only).
-//! Each download gets a fresh card and a fresh SM-DP+ store (not timed); only `lpa::download`
-//! is timed, with its ES9+ bodies still serialised to JSON text and back.
+//! `cargo bench -p hil --bench download` (env `BENCH_N`, default 40 downloads per provider and
+//! store; `BENCH_PROVIDER=rustcrypto|aws-lc-rs` for one provider only; `BENCH_STORE=memory|sled`
+//! for one SM-DP+ store only).
+//! Each download gets a fresh card (memory store) and a fresh SM-DP+ store (not timed); only
+//! `lpa::download` is timed, with its ES9+ bodies serialised to JSON text and parsed back as
+//! over HTTPS. The SM-DP+ store is either in memory (`memory`: the logic alone, like the card's
+//! memory store) or a temporary sled database on disk with its durable flushes (`sled`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -94,10 +97,16 @@ fn one_download(
     identity: &rsp::pki::Identity,
     dp: &SmdpIdentity,
     package: &[u8],
+    sled: bool,
 ) -> (Duration, Vec<(lpa::Step, Duration)>) {
+    let store = if sled {
+        testbeds::store::Store::temporary().unwrap()
+    } else {
+        testbeds::store::Store::memory()
+    };
     let smdp = Smdp::new(
         dp.clone(),
-        testbeds::store::Store::temporary().unwrap(),
+        store,
         provider.clone(),
         testbeds::smdp::system_clock(),
         SmdpConfig::default(),
@@ -164,10 +173,19 @@ fn main() {
         package.len()
     );
     println!(
-        "{:<11} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
-        "provider", "download", "sign", "verify", "keygen", "ecdh", "P-256 sum", "ratio"
+        "{:<11} {:<7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}",
+        "provider", "store", "download", "sign", "verify", "keygen", "ecdh", "P-256 sum", "ratio"
     );
     let only = std::env::var("BENCH_PROVIDER").ok();
+    let only_store = std::env::var("BENCH_STORE").ok();
+    let stores: Vec<bool> = [false, true]
+        .into_iter()
+        .filter(|sled| {
+            only_store
+                .as_deref()
+                .is_none_or(|o| o == if *sled { "sled" } else { "memory" })
+        })
+        .collect();
     for p in providers
         .iter()
         .filter(|p| only.as_deref().is_none_or(|o| o == p.name()))
@@ -180,46 +198,53 @@ fn main() {
             SystemTime::now(),
         )
         .unwrap();
-        for _ in 0..3 {
-            one_download(p, &identity, &dp, &package);
+        let mut results = Vec::new();
+        for &sled in &stores {
+            for _ in 0..3 {
+                one_download(p, &identity, &dp, &package, sled);
+            }
+            let runs: Vec<(Duration, Vec<(lpa::Step, Duration)>)> = (0..n)
+                .map(|_| one_download(p, &identity, &dp, &package, sled))
+                .collect();
+            results.push((sled, runs));
         }
-        let runs: Vec<(Duration, Vec<(lpa::Step, Duration)>)> = (0..n)
-            .map(|_| one_download(p, &identity, &dp, &package))
-            .collect();
-        let download = median(runs.iter().map(|r| r.0).collect());
-        let steps: Vec<String> = runs[0]
-            .1
-            .iter()
-            .enumerate()
-            .map(|(i, (step, _))| {
-                let m = median(runs.iter().map(|r| r.1[i].1).collect());
-                format!("{step} {:.0} µs", m.as_secs_f64() * 1e6)
-            })
-            .collect();
         let ops = p256_ops(p.as_ref());
         let sum = ops.download_sum();
         let us = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6);
-        println!(
-            "{:<11} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>7.2}x",
-            p.name(),
-            format!("{:.2} ms", download.as_secs_f64() * 1e3),
-            us(ops.sign),
-            us(ops.verify),
-            us(ops.keygen),
-            us(ops.ecdh),
-            format!("{:.2} ms", sum.as_secs_f64() * 1e3),
-            download.as_secs_f64() / sum.as_secs_f64()
-        );
-        println!("  per step (median): {}", steps.join(", "));
-        let mut gaps: Vec<Duration> = runs
-            .iter()
-            .map(|(t, s)| t.saturating_sub(s.iter().map(|x| x.1).sum()))
-            .collect();
-        gaps.sort();
-        println!(
-            "  outside the steps: median {:?}, max {:?}",
-            gaps[gaps.len() / 2],
-            gaps[gaps.len() - 1]
-        );
+        for (sled, runs) in results {
+            let download = median(runs.iter().map(|r| r.0).collect());
+            let steps: Vec<String> = runs[0]
+                .1
+                .iter()
+                .enumerate()
+                .map(|(i, (step, _))| {
+                    let m = median(runs.iter().map(|r| r.1[i].1).collect());
+                    format!("{step} {:.0} µs", m.as_secs_f64() * 1e6)
+                })
+                .collect();
+            println!(
+                "{:<11} {:<7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>7.2}x",
+                p.name(),
+                if sled { "sled" } else { "memory" },
+                format!("{:.2} ms", download.as_secs_f64() * 1e3),
+                us(ops.sign),
+                us(ops.verify),
+                us(ops.keygen),
+                us(ops.ecdh),
+                format!("{:.2} ms", sum.as_secs_f64() * 1e3),
+                download.as_secs_f64() / sum.as_secs_f64()
+            );
+            println!("  per step (median): {}", steps.join(", "));
+            let mut gaps: Vec<Duration> = runs
+                .iter()
+                .map(|(t, s)| t.saturating_sub(s.iter().map(|x| x.1).sum()))
+                .collect();
+            gaps.sort();
+            println!(
+                "  outside the steps: median {:?}, max {:?}",
+                gaps[gaps.len() / 2],
+                gaps[gaps.len() - 1]
+            );
+        }
     }
 }

@@ -11,8 +11,13 @@
 //!
 //! Records are written through on every change; ES2+ changes and installation results are
 //! flushed to disk before the call returns. No key material is stored here.
+//!
+//! [`Store::memory`] keeps the same records in memory only, as values (no encoding, no file, no
+//! flush): for tests, and for measuring the SM-DP+'s logic apart from its persistence.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -235,54 +240,130 @@ pub struct NotificationRecord {
     pub result: Option<String>,
 }
 
-/// The sled database of one SM-DP+.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: sled::Db,
-    profiles: sled::Tree,
-    packages: sled::Tree,
-    matching: sled::Tree,
-    sessions: sled::Tree,
-    euiccs: sled::Tree,
-    notifications: sled::Tree,
+/// One kind of record (a sled tree, or a map of the memory store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TreeId {
+    Profiles,
+    Packages,
+    Matching,
+    Sessions,
+    Euiccs,
+    Notifications,
 }
 
-fn get_json<T: for<'de> Deserialize<'de>>(
-    tree: &sled::Tree,
-    name: &'static str,
-    key: &[u8],
-) -> Result<Option<T>, StoreError> {
-    match tree.get(key)? {
-        None => Ok(None),
-        Some(v) => serde_json::from_slice(&v)
-            .map(Some)
-            .map_err(|source| StoreError::Record { tree: name, source }),
+impl TreeId {
+    const ALL: [TreeId; 6] = [
+        TreeId::Profiles,
+        TreeId::Packages,
+        TreeId::Matching,
+        TreeId::Sessions,
+        TreeId::Euiccs,
+        TreeId::Notifications,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            TreeId::Profiles => "profiles",
+            TreeId::Packages => "packages",
+            TreeId::Matching => "matching",
+            TreeId::Sessions => "sessions",
+            TreeId::Euiccs => "euiccs",
+            TreeId::Notifications => "notifications",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
     }
 }
 
-fn put_json<T: Serialize>(
-    tree: &sled::Tree,
-    name: &'static str,
-    key: &[u8],
-    value: &T,
-) -> Result<(), StoreError> {
-    let bytes =
-        serde_json::to_vec(value).map_err(|source| StoreError::Record { tree: name, source })?;
-    tree.insert(key, bytes)?;
-    Ok(())
+/// The sled database: one tree per kind of record, in [`TreeId`] order.
+#[derive(Debug, Clone)]
+struct SledTrees {
+    db: sled::Db,
+    trees: [sled::Tree; 6],
 }
 
-fn all_json<T: for<'de> Deserialize<'de>>(
-    tree: &sled::Tree,
-    name: &'static str,
-) -> Result<Vec<T>, StoreError> {
-    tree.iter()
-        .values()
-        .map(|v| {
-            let v = v?;
-            serde_json::from_slice(&v).map_err(|source| StoreError::Record { tree: name, source })
-        })
-        .collect()
+/// The memory store: one ordered map per kind of record (the records as values, the byte
+/// trees as bytes; the maps of the record trees in `maps` stay empty), and the notification
+/// counter.
+#[derive(Debug, Default)]
+struct MemTrees {
+    maps: [BTreeMap<Vec<u8>, Vec<u8>>; 6],
+    profiles: BTreeMap<Vec<u8>, ProfileRecord>,
+    sessions: BTreeMap<Vec<u8>, SessionRecord>,
+    notifications: BTreeMap<Vec<u8>, NotificationRecord>,
+    next_id: u64,
+}
+
+/// A kind of record (JSON in sled, a value in the memory store).
+trait Record: Clone + Serialize + for<'de> Deserialize<'de> {
+    const TREE: TreeId;
+    fn map(m: &MemTrees) -> &BTreeMap<Vec<u8>, Self>;
+    fn map_mut(m: &mut MemTrees) -> &mut BTreeMap<Vec<u8>, Self>;
+}
+
+impl Record for ProfileRecord {
+    const TREE: TreeId = TreeId::Profiles;
+    fn map(m: &MemTrees) -> &BTreeMap<Vec<u8>, Self> {
+        &m.profiles
+    }
+    fn map_mut(m: &mut MemTrees) -> &mut BTreeMap<Vec<u8>, Self> {
+        &mut m.profiles
+    }
+}
+
+impl Record for SessionRecord {
+    const TREE: TreeId = TreeId::Sessions;
+    fn map(m: &MemTrees) -> &BTreeMap<Vec<u8>, Self> {
+        &m.sessions
+    }
+    fn map_mut(m: &mut MemTrees) -> &mut BTreeMap<Vec<u8>, Self> {
+        &mut m.sessions
+    }
+}
+
+impl Record for NotificationRecord {
+    const TREE: TreeId = TreeId::Notifications;
+    fn map(m: &MemTrees) -> &BTreeMap<Vec<u8>, Self> {
+        &m.notifications
+    }
+    fn map_mut(m: &mut MemTrees) -> &mut BTreeMap<Vec<u8>, Self> {
+        &mut m.notifications
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sled(SledTrees),
+    Memory(Arc<Mutex<MemTrees>>),
+}
+
+/// The state of one SM-DP+: a sled database on disk ([`Store::open`], [`Store::temporary`]),
+/// or, for tests and for measuring the SM-DP+'s logic without persistence, memory only
+/// ([`Store::memory`]: the same records, kept as values, lost when the last clone is dropped;
+/// [`Store::flush`] does nothing). Clones share the same state.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+fn decode_json<T: for<'de> Deserialize<'de>>(tree: TreeId, v: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(v).map_err(|source| StoreError::Record {
+        tree: tree.name(),
+        source,
+    })
+}
+
+fn encode_json<T: Serialize>(tree: TreeId, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|source| StoreError::Record {
+        tree: tree.name(),
+        source,
+    })
+}
+
+fn lock(m: &Mutex<MemTrees>) -> MutexGuard<'_, MemTrees> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Store {
@@ -297,50 +378,149 @@ impl Store {
         Self::from_db(sled::Config::new().temporary(true).open()?)
     }
 
+    /// A store in memory only: nothing is written anywhere, nothing survives the process
+    /// (tests; benchmarks of the SM-DP+'s logic without storage I/O).
+    pub fn memory() -> Self {
+        Store {
+            backend: Backend::Memory(Arc::default()),
+        }
+    }
+
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        let [a, b, c, d, e, f] = TreeId::ALL;
+        let trees = [
+            db.open_tree(a.name())?,
+            db.open_tree(b.name())?,
+            db.open_tree(c.name())?,
+            db.open_tree(d.name())?,
+            db.open_tree(e.name())?,
+            db.open_tree(f.name())?,
+        ];
         Ok(Self {
-            profiles: db.open_tree("profiles")?,
-            packages: db.open_tree("packages")?,
-            matching: db.open_tree("matching")?,
-            sessions: db.open_tree("sessions")?,
-            euiccs: db.open_tree("euiccs")?,
-            notifications: db.open_tree("notifications")?,
-            db,
+            backend: Backend::Sled(SledTrees { db, trees }),
         })
     }
 
-    /// Writes everything to disk.
+    /// Whether this store keeps its state in memory only ([`Store::memory`]).
+    pub fn is_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
+    /// Writes everything to disk (nothing to do in memory).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        if let Backend::Sled(s) = &self.backend {
+            s.db.flush()?;
+        }
         Ok(())
+    }
+
+    fn get_raw(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sled(s) => s.trees[tree.index()].get(key)?.map(|v| v.to_vec()),
+            Backend::Memory(m) => lock(m).maps[tree.index()].get(key).cloned(),
+        })
+    }
+
+    fn insert_raw(&self, tree: TreeId, key: &[u8], value: Vec<u8>) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => {
+                s.trees[tree.index()].insert(key, value)?;
+            }
+            Backend::Memory(m) => {
+                lock(m).maps[tree.index()].insert(key.to_vec(), value);
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_raw(&self, tree: TreeId, key: &[u8]) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => {
+                s.trees[tree.index()].remove(key)?;
+            }
+            Backend::Memory(m) => {
+                let mut g = lock(m);
+                match tree {
+                    TreeId::Profiles => drop(g.profiles.remove(key)),
+                    TreeId::Sessions => drop(g.sessions.remove(key)),
+                    TreeId::Notifications => drop(g.notifications.remove(key)),
+                    other => drop(g.maps[other.index()].remove(key)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn get_json<T: Record>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => match s.trees[T::TREE.index()].get(key)? {
+                None => Ok(None),
+                Some(v) => decode_json(T::TREE, &v).map(Some),
+            },
+            Backend::Memory(m) => Ok(T::map(&lock(m)).get(key).cloned()),
+        }
+    }
+
+    fn put_json<T: Record>(&self, key: &[u8], value: &T) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(_) => self.insert_raw(T::TREE, key, encode_json(T::TREE, value)?),
+            Backend::Memory(m) => {
+                T::map_mut(&mut lock(m)).insert(key.to_vec(), value.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Every record of its tree, in key order.
+    fn all_json<T: Record>(&self) -> Result<Vec<T>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.trees[T::TREE.index()]
+                .iter()
+                .values()
+                .map(|v| decode_json(T::TREE, &v?))
+                .collect(),
+            Backend::Memory(m) => Ok(T::map(&lock(m)).values().cloned().collect()),
+        }
+    }
+
+    /// A fresh, increasing identifier (the arrival order of notifications).
+    fn generate_id(&self) -> Result<u64, StoreError> {
+        Ok(match &self.backend {
+            Backend::Sled(s) => s.db.generate_id()?,
+            Backend::Memory(m) => {
+                let mut g = lock(m);
+                let id = g.next_id;
+                g.next_id += 1;
+                id
+            }
+        })
     }
 
     // --- profiles -------------------------------------------------------------------------
 
     /// One profile.
     pub fn profile(&self, iccid: &str) -> Result<Option<ProfileRecord>, StoreError> {
-        get_json(&self.profiles, "profiles", iccid.as_bytes())
+        self.get_json(iccid.as_bytes())
     }
 
     /// Writes a profile record.
     pub fn put_profile(&self, record: &ProfileRecord) -> Result<(), StoreError> {
-        put_json(&self.profiles, "profiles", record.iccid.as_bytes(), record)
+        self.put_json(record.iccid.as_bytes(), record)
     }
 
     /// Every profile, by ICCID.
     pub fn profiles(&self) -> Result<Vec<ProfileRecord>, StoreError> {
-        all_json(&self.profiles, "profiles")
+        self.all_json()
     }
 
     /// The profile package of `iccid`.
     pub fn package(&self, iccid: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.packages.get(iccid.as_bytes())?.map(|v| v.to_vec()))
+        self.get_raw(TreeId::Packages, iccid.as_bytes())
     }
 
     /// Stores the profile package of `iccid`.
     pub fn put_package(&self, iccid: &str, package: &[u8]) -> Result<(), StoreError> {
-        self.packages.insert(iccid.as_bytes(), package)?;
-        Ok(())
+        self.insert_raw(TreeId::Packages, iccid.as_bytes(), package.to_vec())
     }
 
     // --- matching IDs ---------------------------------------------------------------------
@@ -348,63 +528,57 @@ impl Store {
     /// The ICCID a matching ID was given to.
     pub fn matching(&self, matching_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .matching
-            .get(matching_id.as_bytes())?
+            .get_raw(TreeId::Matching, matching_id.as_bytes())?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Gives `matching_id` to `iccid`.
     pub fn put_matching(&self, matching_id: &str, iccid: &str) -> Result<(), StoreError> {
-        self.matching
-            .insert(matching_id.as_bytes(), iccid.as_bytes())?;
-        Ok(())
+        self.insert_raw(
+            TreeId::Matching,
+            matching_id.as_bytes(),
+            iccid.as_bytes().to_vec(),
+        )
     }
 
     /// Frees `matching_id`.
     pub fn remove_matching(&self, matching_id: &str) -> Result<(), StoreError> {
-        self.matching.remove(matching_id.as_bytes())?;
-        Ok(())
+        self.remove_raw(TreeId::Matching, matching_id.as_bytes())
     }
 
     // --- sessions -------------------------------------------------------------------------
 
     /// One session.
     pub fn session(&self, transaction_id: &str) -> Result<Option<SessionRecord>, StoreError> {
-        get_json(&self.sessions, "sessions", transaction_id.as_bytes())
+        self.get_json(transaction_id.as_bytes())
     }
 
     /// Writes a session.
     pub fn put_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
-        put_json(
-            &self.sessions,
-            "sessions",
-            session.transaction_id.as_bytes(),
-            session,
-        )
+        self.put_json(session.transaction_id.as_bytes(), session)
     }
 
     /// Ends a session.
     pub fn remove_session(&self, transaction_id: &str) -> Result<(), StoreError> {
-        self.sessions.remove(transaction_id.as_bytes())?;
-        Ok(())
+        self.remove_raw(TreeId::Sessions, transaction_id.as_bytes())
     }
 
     /// Every open session.
     pub fn sessions(&self) -> Result<Vec<SessionRecord>, StoreError> {
-        all_json(&self.sessions, "sessions")
+        self.all_json()
     }
 
     // --- eUICCs ---------------------------------------------------------------------------
 
     /// CERT.EUICC of a verified eUICC.
     pub fn euicc_cert(&self, eid: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.euiccs.get(eid.as_bytes())?.map(|v| v.to_vec()))
+        self.get_raw(TreeId::Euiccs, eid.as_bytes())
     }
 
     /// Remembers CERT.EUICC of a verified eUICC.
     pub fn put_euicc_cert(&self, eid: &str, cert: &[u8]) -> Result<(), StoreError> {
-        if self.euiccs.get(eid.as_bytes())?.as_deref() != Some(cert) {
-            self.euiccs.insert(eid.as_bytes(), cert)?;
+        if self.get_raw(TreeId::Euiccs, eid.as_bytes())?.as_deref() != Some(cert) {
+            self.insert_raw(TreeId::Euiccs, eid.as_bytes(), cert.to_vec())?;
         }
         Ok(())
     }
@@ -413,17 +587,117 @@ impl Store {
 
     /// Records a verified notification.
     pub fn add_notification(&self, record: &NotificationRecord) -> Result<(), StoreError> {
-        let id = self.db.generate_id()?;
-        put_json(
-            &self.notifications,
-            "notifications",
-            &id.to_be_bytes(),
-            record,
-        )
+        let id = self.generate_id()?;
+        self.put_json(&id.to_be_bytes(), record)
     }
 
     /// Every notification received, in arrival order.
     pub fn notifications(&self) -> Result<Vec<NotificationRecord>, StoreError> {
-        all_json(&self.notifications, "notifications")
+        self.all_json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn session(tx: &str) -> SessionRecord {
+        SessionRecord {
+            transaction_id: tx.into(),
+            created_ms: 1,
+            state: SessionState::Initiated,
+            server_address: "smdp.example".into(),
+            euicc_challenge: "00".into(),
+            server_challenge: "11".into(),
+            eid: None,
+            iccid: None,
+            euicc_public_key: None,
+            smdp_signature2: None,
+            cc_required: false,
+        }
+    }
+
+    fn note(event: &str) -> NotificationRecord {
+        NotificationRecord {
+            received: 2,
+            event: event.into(),
+            eid: "89".into(),
+            iccid: None,
+            seq_number: 1,
+            transaction_id: None,
+            result: None,
+        }
+    }
+
+    fn profile(iccid: &str, state: ProfileState) -> ProfileRecord {
+        ProfileRecord {
+            iccid: iccid.into(),
+            meta: ProfileMeta {
+                service_provider_name: "SP".into(),
+                profile_name: "P".into(),
+                class: ProfileClassKind::Test,
+                profile_type: "t".into(),
+            },
+            state,
+            order: None,
+            updated: 3,
+            last_error: None,
+        }
+    }
+
+    /// What a store holds after the same writes, read back through every accessor.
+    fn exercise(s: &Store) -> String {
+        s.put_profile(&profile("8902", ProfileState::Available))
+            .unwrap();
+        s.put_profile(&profile("8901", ProfileState::Available))
+            .unwrap();
+        s.put_profile(&profile("8901", ProfileState::Released))
+            .unwrap();
+        s.put_package("8901", &[1, 2, 3]).unwrap();
+        s.put_matching("MID", "8901").unwrap();
+        s.put_matching("GONE", "8902").unwrap();
+        s.remove_matching("GONE").unwrap();
+        s.put_session(&session("BB")).unwrap();
+        s.put_session(&session("AA")).unwrap();
+        s.remove_session("BB").unwrap();
+        s.put_euicc_cert("EID", &[0x30, 0]).unwrap();
+        s.put_euicc_cert("EID", &[0x30, 0]).unwrap();
+        for e in ["install", "enable", "delete"] {
+            s.add_notification(&note(e)).unwrap();
+        }
+        s.flush().unwrap();
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            s.profiles().unwrap(),
+            s.profile("8901").unwrap(),
+            s.profile("8903").unwrap(),
+            s.package("8901").unwrap(),
+            s.package("8902").unwrap(),
+            s.matching("MID").unwrap(),
+            s.matching("GONE").unwrap(),
+            s.sessions().unwrap(),
+            s.session("BB").unwrap(),
+            s.euicc_cert("EID").unwrap(),
+            s.notifications().unwrap(),
+        )
+    }
+
+    #[test]
+    fn memory_store_behaves_like_sled() {
+        let mem = Store::memory();
+        let sled = Store::temporary().unwrap();
+        assert!(mem.is_memory() && !sled.is_memory());
+        assert_eq!(exercise(&mem), exercise(&sled));
+        // Notifications keep their arrival order, and clones share the state.
+        let events: Vec<String> = mem
+            .clone()
+            .notifications()
+            .unwrap()
+            .into_iter()
+            .map(|n| n.event)
+            .collect();
+        assert_eq!(events, ["install", "enable", "delete"]);
     }
 }

@@ -52,6 +52,21 @@ fn state(smdp: &Smdp, iccid: &str) -> ProfileState {
 #[test]
 fn full_download_installs_and_verifies_everything() {
     let Some(f) = Fixture::new() else { return };
+    full_download_checks(f);
+}
+
+/// The same on the memory store ([`testbeds::store::Store::memory`], what the in-process
+/// download bench measures the logic with).
+#[test]
+fn full_download_on_the_memory_store() {
+    let Some(f) = Fixture::with_store(testbeds::store::Store::memory()) else {
+        return;
+    };
+    assert!(f.smdp.store().is_memory());
+    full_download_checks(f);
+}
+
+fn full_download_checks(f: Fixture) {
     let mut euicc = f.euicc(EID_PREFIX);
     let mid = order(&f.smdp, ICCID_A, None, None, None);
     let run = download(&f.smdp, &mut euicc, Some(&mid), None);

@@ -1,14 +1,14 @@
 //! ES9+ transports: how the LPA reaches an SM-DP+.
 //!
-//! [`Es9Transport`] is one JSON POST: `(SM-DP+ address, function path, JSON body) → JSON body`
-//! (`Value::Null` for HTTP 204, as handleNotification answers). Two implementations:
+//! [`Es9Transport`] is one JSON POST: `(SM-DP+ address, function path, JSON text) → JSON text`
+//! (empty for HTTP 204, as handleNotification answers). Two implementations:
 //!
 //! - [`HttpsEs9`]: HTTPS with the SGP.22 §6.5.1 headers (`X-Admin-Protocol: gsma/rsp/v2.2.0`,
 //!   `User-Agent: gsma-rsp-lpad`, `Content-Type: application/json;charset=UTF-8`), trusting a
 //!   given CA (PEM or DER) in addition to, or instead of, the system roots. The connection is
 //!   kept alive between calls, so a download does one TLS handshake.
 //! - [`InProcessEs9`]: an SM-DP+ in this process behind [`Es9Handler`]. Requests and responses
-//!   still go through JSON text, so the in-process path exercises the same encoding as HTTPS.
+//!   are the same JSON text as over HTTPS (typed → text → typed on each side, as with HTTPS).
 //!
 //! The ES9+ status header (`Executed-Success` / `Failed` with subject and reason codes) is not
 //! interpreted here: that is the LPA's business (see [`super::download`]).
@@ -45,13 +45,14 @@ pub enum Es9CallError {
 /// One ES9+ function call: POST `body` to `https://<smdp_address><path>`.
 pub trait Es9Transport {
     /// Calls the function at `path` (one of [`rsp::es9::path`]) of the SM-DP+ at `smdp_address`
-    /// (`host[:port]`). Returns the JSON response, or `Value::Null` for an empty (204) answer.
+    /// (`host[:port]`) with the JSON text `body`. Returns the response body (JSON text), empty for
+    /// an empty (204) answer.
     fn call(
         &mut self,
         smdp_address: &str,
         path: &str,
-        body: serde_json::Value,
-    ) -> Result<serde_json::Value, Es9CallError>;
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, Es9CallError>;
 
     /// A human-readable description, for progress lines.
     fn describe(&self) -> String;
@@ -62,8 +63,8 @@ impl<T: Es9Transport + ?Sized> Es9Transport for Box<T> {
         &mut self,
         smdp_address: &str,
         path: &str,
-        body: serde_json::Value,
-    ) -> Result<serde_json::Value, Es9CallError> {
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, Es9CallError> {
         (**self).call(smdp_address, path, body)
     }
     fn describe(&self) -> String {
@@ -244,18 +245,14 @@ impl Es9Transport for HttpsEs9 {
         &mut self,
         smdp_address: &str,
         path: &str,
-        body: serde_json::Value,
-    ) -> Result<serde_json::Value, Es9CallError> {
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, Es9CallError> {
         let url = format!("https://{smdp_address}{path}");
-        let text = serde_json::to_vec(&body).map_err(|e| Es9CallError::Json {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
         let resp = self
             .client
             .post(&url)
             .header(headers::CONTENT_TYPE, headers::CONTENT_TYPE_JSON)
-            .body(text)
+            .body(body)
             .send()
             .map_err(|e| Es9CallError::Connect {
                 address: smdp_address.into(),
@@ -267,12 +264,8 @@ impl Es9Transport for HttpsEs9 {
             message: error_chain(&e),
         })?;
         match status {
-            204 => Ok(serde_json::Value::Null),
-            200 if bytes.is_empty() => Ok(serde_json::Value::Null),
-            200 => serde_json::from_slice(&bytes).map_err(|e| Es9CallError::Json {
-                path: path.into(),
-                message: e.to_string(),
-            }),
+            204 => Ok(Vec::new()),
+            200 => Ok(bytes.to_vec()),
             _ => Err(Es9CallError::Http {
                 address: smdp_address.into(),
                 path: path.into(),
@@ -291,39 +284,28 @@ impl Es9Transport for HttpsEs9 {
 // In-process
 // =============================================================================================
 
-/// An SM-DP+ in this process: one ES9+ function call on JSON, as its HTTP server would see it.
+/// An SM-DP+ in this process: one ES9+ function call on JSON text, as its HTTP server would see
+/// it.
 pub trait Es9Handler {
-    /// Handles `body` (the request JSON) for the function at `path`; returns the response JSON,
-    /// or `Value::Null` for "HTTP 204". An unknown path is [`Es9CallError::Refused`].
-    fn handle(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<serde_json::Value, Es9CallError>;
+    /// Handles `body` (the request's JSON text) for the function at `path`; returns the response
+    /// body (JSON text), empty for "HTTP 204". An unknown path is an [`Es9CallError`].
+    fn handle(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, Es9CallError>;
 }
 
 impl<H: Es9Handler + ?Sized> Es9Handler for std::sync::Arc<H> {
-    fn handle(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<serde_json::Value, Es9CallError> {
+    fn handle(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, Es9CallError> {
         (**self).handle(path, body)
     }
 }
 
 impl<H: Es9Handler + ?Sized> Es9Handler for &H {
-    fn handle(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<serde_json::Value, Es9CallError> {
+    fn handle(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, Es9CallError> {
         (**self).handle(path, body)
     }
 }
 
-/// ES9+ to an in-process SM-DP+. Every request and response is written to JSON text and read
-/// back, so both sides see exactly what HTTPS would carry.
+/// ES9+ to an in-process SM-DP+. Every request and response is JSON text, so both sides see
+/// exactly what HTTPS would carry.
 #[derive(Debug)]
 pub struct InProcessEs9<H> {
     handler: H,
@@ -347,22 +329,13 @@ impl<H: Es9Handler> InProcessEs9<H> {
     }
 }
 
-fn through_text(path: &str, v: &serde_json::Value) -> Result<serde_json::Value, Es9CallError> {
-    let json_err = |e: serde_json::Error| Es9CallError::Json {
-        path: path.into(),
-        message: e.to_string(),
-    };
-    let text = serde_json::to_vec(v).map_err(json_err)?;
-    serde_json::from_slice(&text).map_err(json_err)
-}
-
 impl<H: Es9Handler> Es9Transport for InProcessEs9<H> {
     fn call(
         &mut self,
         smdp_address: &str,
         path: &str,
-        body: serde_json::Value,
-    ) -> Result<serde_json::Value, Es9CallError> {
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, Es9CallError> {
         if let Some(only) = &self.only_address {
             if !only.eq_ignore_ascii_case(smdp_address) {
                 return Err(Es9CallError::Refused(format!(
@@ -370,9 +343,7 @@ impl<H: Es9Handler> Es9Transport for InProcessEs9<H> {
                 )));
             }
         }
-        let request = through_text(path, &body)?;
-        let response = self.handler.handle(path, &request)?;
-        through_text(path, &response)
+        self.handler.handle(path, &body)
     }
 
     fn describe(&self) -> String {

@@ -487,7 +487,18 @@ fn decode_at<T: rasn::Decode>(step: Step, raw: &[u8]) -> Result<T, LpaError> {
     })
 }
 
-/// One ES9+ function: typed request → JSON → transport → JSON → typed response.
+/// A response body that is not JSON text.
+fn not_json(step: Step, path: &str, e: &serde_json::Error) -> LpaError {
+    LpaError::Es9 {
+        step,
+        error: Es9CallError::Json {
+            path: path.into(),
+            message: e.to_string(),
+        },
+    }
+}
+
+/// One ES9+ function: typed request → JSON text → transport → JSON text → typed response.
 fn es9_call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
     es9: &mut dyn Es9Transport,
     address: &str,
@@ -495,16 +506,27 @@ fn es9_call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
     path: &str,
     req: &Req,
 ) -> Result<Resp, LpaError> {
-    let body = serde_json::to_value(req).map_err(|e| LpaError::Protocol {
+    let body = serde_json::to_vec(req).map_err(|e| LpaError::Protocol {
         step,
         message: format!("cannot encode the request: {e}"),
     })?;
-    let v = es9
+    let text = es9
         .call(address, path, body)
         .map_err(|error| LpaError::Es9 { step, error })?;
-    serde_json::from_value(v).map_err(|e| LpaError::Protocol {
-        step,
-        message: format!("malformed ES9+ response: {e}"),
+    if text.is_empty() {
+        return Err(LpaError::Protocol {
+            step,
+            message: "malformed ES9+ response: no body".into(),
+        });
+    }
+    // A body that is not JSON is the transport's kind of failure; JSON that is not the expected
+    // response is a protocol error.
+    serde_json::from_slice(&text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => LpaError::Protocol {
+            step,
+            message: format!("malformed ES9+ response: {e}"),
+        },
+        _ => not_json(step, path, &e),
     })
 }
 
@@ -984,17 +1006,22 @@ pub fn handle_notification(
     pending: &[u8],
 ) -> Result<(), LpaError> {
     let step = Step::HandleNotification;
-    let body = serde_json::to_value(wire::HandleNotificationRequest {
+    let body = serde_json::to_vec(&wire::HandleNotificationRequest {
         pending_notification: pending.to_vec().into(),
     })
     .map_err(|e| LpaError::Protocol {
         step,
         message: e.to_string(),
     })?;
-    let v = es9
+    let text = es9
         .call(address, wire::path::HANDLE_NOTIFICATION, body)
         .map_err(|error| LpaError::Es9 { step, error })?;
-    // 204 (null) is the normal answer; a body, if any, may carry a failure header.
+    // 204 (empty) is the normal answer; a body, if any, may carry a failure header.
+    if text.is_empty() {
+        return Ok(());
+    }
+    let v: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| not_json(step, wire::path::HANDLE_NOTIFICATION, &e))?;
     if let Some(h) = v.get("header") {
         let h: wire::ResponseHeader =
             serde_json::from_value(h.clone()).map_err(|e| LpaError::Protocol {

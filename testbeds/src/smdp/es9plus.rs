@@ -882,12 +882,22 @@ impl Smdp {
             .and_then(|s| s.eid.clone())
             .or_else(|| order.and_then(|o| o.bound_eid.clone()))
             .ok_or_else(|| reject(sc::EID_REFUSED, "no eUICC is bound to this order"))?;
-        let cert = self
-            .store
-            .euicc_cert(&eid)?
-            .ok_or_else(|| reject(sc::EUICC_CERTIFICATE_INVALID, format!("EID {eid} unknown")))?;
-        let pk = rsp::pki::cert_public_key(&cert)
-            .ok_or_else(|| internal("stored CERT.EUICC has no P-256 key"))?;
+        // PK.EUICC: the one this session authenticated, else from the eUICC's stored certificate.
+        let session_pk = session
+            .as_ref()
+            .filter(|s| s.eid.as_deref() == Some(eid.as_str()))
+            .and_then(|s| s.euicc_public_key.as_deref());
+        let pk = match session_pk {
+            Some(pk) => hex_decode("PK.EUICC", pk)?,
+            None => {
+                let cert = self.store.euicc_cert(&eid)?.ok_or_else(|| {
+                    reject(sc::EUICC_CERTIFICATE_INVALID, format!("EID {eid} unknown"))
+                })?;
+                rsp::pki::cert_public_key(&cert)
+                    .ok_or_else(|| internal("stored CERT.EUICC has no P-256 key"))?
+                    .to_vec()
+            }
+        };
         if !self
             .provider
             .verify(&pk, data.as_bytes(), pir.euicc_sign_pir.as_ref())

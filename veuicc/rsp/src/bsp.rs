@@ -271,8 +271,8 @@ fn header<'a>(t: &Tlv<'a>) -> &'a [u8] {
     &t.raw[..t.raw.len() - t.value.len()]
 }
 
-/// Removes `80 00…` (1 to 16 bytes) from the end of `buf`.
-fn unpad(buf: &mut Zeroizing<Vec<u8>>) -> Result<(), BspError> {
+/// The length of `buf` without its `80 00…` padding (1 to 16 bytes).
+fn unpadded_len(buf: &[u8]) -> Result<usize, BspError> {
     let last = buf
         .iter()
         .rposition(|&b| b != 0)
@@ -280,8 +280,7 @@ fn unpad(buf: &mut Zeroizing<Vec<u8>>) -> Result<(), BspError> {
     if buf[last] != 0x80 || buf.len() - last > BLOCK_LEN {
         return Err(BspError::BadPadding);
     }
-    buf.truncate(last);
-    Ok(())
+    Ok(last)
 }
 
 /// The SM-DP+ side of a BSP session: protects segments in order.
@@ -321,39 +320,86 @@ impl BspEncoder {
 
     /// Pads, encrypts and MACs `plaintext` into one `87` or `86` segment TLV.
     pub fn encrypt_and_mac(&mut self, tag: u8, plaintext: &[u8]) -> Result<Vec<u8>, BspError> {
+        let mut out = Vec::new();
+        self.encrypt_and_mac_into(tag, plaintext, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`BspEncoder::encrypt_and_mac`] appending the segment to `out` (the plaintext is padded
+    /// and encrypted in place there). On an error `out` is left as it was.
+    pub fn encrypt_and_mac_into(
+        &mut self,
+        tag: u8,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), BspError> {
         if !is_encrypted_tag(tag) {
             return Err(BspError::UnexpectedTag(tag.into()));
         }
         let padded_len = (plaintext.len() / BLOCK_LEN + 1) * BLOCK_LEN;
-        let mut payload = Zeroizing::new(Vec::with_capacity(padded_len + MAC_LEN));
-        payload.extend_from_slice(plaintext);
-        payload.push(0x80);
-        payload.resize(padded_len, 0);
+        let start = out.len();
+        out.reserve(padded_len + MAC_LEN + 6);
+        out.push(tag);
+        tlv::write_len(padded_len + MAC_LEN, out);
+        let payload_start = out.len();
+        out.extend_from_slice(plaintext);
+        out.push(0x80);
+        out.resize(payload_start + padded_len, 0);
         let icv = self.st.icv(&*self.p);
-        self.p.aes_cbc_encrypt(&self.st.s_enc, &icv, &mut payload)?;
-        Ok(self.seal(tag, &payload))
+        let encrypted = match out.get_mut(payload_start..) {
+            Some(payload) => self.p.aes_cbc_encrypt(&self.st.s_enc, &icv, payload),
+            None => Err(CryptoError::Provider("segment buffer".into())),
+        };
+        if let Err(e) = encrypted {
+            // The plaintext must not stay behind in the caller's buffer.
+            if let Some(written) = out.get_mut(start..) {
+                written.zeroize();
+            }
+            out.truncate(start);
+            return Err(e.into());
+        }
+        self.seal_in(out, start, payload_start);
+        Ok(())
     }
 
     /// MACs `plaintext` into one `88` segment TLV.
     pub fn mac_only(&mut self, tag: u8, plaintext: &[u8]) -> Result<Vec<u8>, BspError> {
+        let mut out = Vec::new();
+        self.mac_only_into(tag, plaintext, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`BspEncoder::mac_only`] appending the segment to `out`.
+    pub fn mac_only_into(
+        &mut self,
+        tag: u8,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), BspError> {
         if tag != TAG_MAC_ONLY {
             return Err(BspError::UnexpectedTag(tag.into()));
         }
-        Ok(self.seal(tag, plaintext))
+        let start = out.len();
+        out.reserve(plaintext.len() + MAC_LEN + 6);
+        out.push(tag);
+        tlv::write_len(plaintext.len() + MAC_LEN, out);
+        let payload_start = out.len();
+        out.extend_from_slice(plaintext);
+        self.seal_in(out, start, payload_start);
+        Ok(())
     }
 
-    /// Appends the MAC, builds the TLV and advances MCV and counter.
-    fn seal(&mut self, tag: u8, payload: &[u8]) -> Vec<u8> {
-        let value_len = payload.len() + MAC_LEN;
-        let mut out = Vec::with_capacity(value_len + 6);
-        out.push(tag);
-        tlv::write_len(value_len, &mut out);
-        let full = self.st.cmac(&*self.p, &out, payload);
-        out.extend_from_slice(payload);
+    /// Appends the MAC to the segment at `out[start..]` (tag and length, then the payload from
+    /// `payload_start`) and advances MCV and counter.
+    fn seal_in(&mut self, out: &mut Vec<u8>, start: usize, payload_start: usize) {
+        let (header, payload) = out
+            .get(start..)
+            .and_then(|seg| seg.split_at_checked(payload_start - start))
+            .unwrap_or_default();
+        let full = self.st.cmac(&*self.p, header, payload);
         out.extend_from_slice(&full[..MAC_LEN]);
         self.st.mcv = full;
         self.st.counter = self.st.counter.wrapping_add(1);
-        out
     }
 
     /// Switches to the profile protection keys of a ReplaceSessionKeys and resets the counter.
@@ -406,6 +452,14 @@ impl BspDecoder {
     /// Opens one segment TLV (`87`, `88` or `86`, of any length): checks the MAC, then for
     /// `87`/`86` decrypts and strips the padding. Returns the plaintext.
     pub fn open(&mut self, segment: &[u8]) -> Result<Zeroizing<Vec<u8>>, BspError> {
+        let mut plain = Zeroizing::new(Vec::new());
+        self.open_into(segment, &mut plain)?;
+        Ok(plain)
+    }
+
+    /// [`BspDecoder::open`] appending the plaintext to `out` (decrypted in place there, with no
+    /// copy of its own). On an error `out` keeps its length, the bytes written past it zeroed.
+    pub fn open_into(&mut self, segment: &[u8], out: &mut Vec<u8>) -> Result<(), BspError> {
         let t = tlv::parse_exact(segment)?;
         let tag = match t.tag.0 {
             0x86 => TAG_PROFILE,
@@ -427,15 +481,32 @@ impl BspDecoder {
         if !ct_eq(&full[..MAC_LEN], mac) {
             return Err(BspError::BadMac);
         }
-        let mut plain = Zeroizing::new(payload.to_vec());
+        let start = out.len();
+        out.extend_from_slice(payload);
         if encrypted {
             let icv = self.st.icv(&*self.p);
-            self.p.aes_cbc_decrypt(&self.st.s_enc, &icv, &mut plain)?;
-            unpad(&mut plain)?;
+            let opened = match out.get_mut(start..) {
+                Some(plain) => self
+                    .p
+                    .aes_cbc_decrypt(&self.st.s_enc, &icv, plain)
+                    .map_err(BspError::from)
+                    .and_then(|()| unpadded_len(plain)),
+                None => Err(BspError::BadPadding),
+            };
+            match opened {
+                Ok(len) => out.truncate(start + len),
+                Err(e) => {
+                    if let Some(written) = out.get_mut(start..) {
+                        written.zeroize();
+                    }
+                    out.truncate(start);
+                    return Err(e);
+                }
+            }
         }
         self.st.mcv = full;
         self.st.counter = self.st.counter.wrapping_add(1);
-        Ok(plain)
+        Ok(())
     }
 
     /// Like [`open`](Self::open), but the segment must carry `tag` (checked before anything else).
@@ -451,6 +522,21 @@ impl BspDecoder {
         self.open(segment)
     }
 
+    /// [`BspDecoder::open_expecting`] appending the plaintext to `out`, as
+    /// [`BspDecoder::open_into`] does.
+    pub fn open_expecting_into(
+        &mut self,
+        tag: u8,
+        segment: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), BspError> {
+        let (found, _) = tlv::read_tag(segment)?;
+        if found.0 != u32::from(tag) {
+            return Err(BspError::UnexpectedTag(found.0));
+        }
+        self.open_into(segment, out)
+    }
+
     /// Switches to the profile protection keys of a ReplaceSessionKeys and resets the counter.
     pub fn replace_session_keys(
         &mut self,
@@ -463,6 +549,16 @@ impl BspDecoder {
 }
 
 /// Number of bytes of a minimal BER length field for `len`.
+/// The encoded length (tag, length, payload, MAC) of the segment protecting `plain_len` bytes.
+fn segment_len(tag: u8, plain_len: usize) -> usize {
+    let value = if is_encrypted_tag(tag) {
+        (plain_len / BLOCK_LEN + 1) * BLOCK_LEN + MAC_LEN
+    } else {
+        plain_len + MAC_LEN
+    };
+    1 + len_of_len(value) + value
+}
+
 fn len_of_len(len: usize) -> usize {
     match len {
         0..=0x7F => 1,
@@ -578,44 +674,76 @@ impl BppBuilder {
             return Err(BspError::Bpp("empty profile package"));
         }
 
+        // The sizes are known in advance: the BPP is written once, in place, with no copy of
+        // its sections.
+        let sections: [(u32, u8, usize, &[u8]); 4] = [
+            (
+                TAG_FIRST_SEQUENCE_OF_87,
+                TAG_ENCRYPTED,
+                enc_chunk,
+                parts.configure_isdp,
+            ),
+            (
+                TAG_SEQUENCE_OF_88,
+                TAG_MAC_ONLY,
+                mac_chunk,
+                parts.store_metadata,
+            ),
+            (
+                TAG_SECOND_SEQUENCE_OF_87,
+                TAG_ENCRYPTED,
+                enc_chunk,
+                parts.replace_session_keys.unwrap_or_default(),
+            ),
+            (
+                TAG_SEQUENCE_OF_86,
+                TAG_PROFILE,
+                enc_chunk,
+                parts.profile_package,
+            ),
+        ];
+        let present = |tag: u32| tag != TAG_SECOND_SEQUENCE_OF_87 || ppk.is_some();
+        let content_len = |seg_tag: u8, chunk: usize, data: &[u8]| -> usize {
+            data.chunks(chunk)
+                .map(|c| segment_len(seg_tag, c.len()))
+                .sum()
+        };
+        let body_len = isc.raw.len()
+            + sections
+                .iter()
+                .filter(|s| present(s.0))
+                .map(|&(_, seg_tag, chunk, data)| {
+                    let n = content_len(seg_tag, chunk, data);
+                    1 + len_of_len(n) + n
+                })
+                .sum::<usize>();
+        let total = 2 + len_of_len(body_len) + body_len;
+
         let mut e = enc.clone();
-        let mut body = Vec::with_capacity(
-            parts.initialise_secure_channel.len()
-                + parts.configure_isdp.len()
-                + parts.store_metadata.len()
-                + parts.profile_package.len() * 17 / 16
-                + 256,
-        );
-        body.extend_from_slice(isc.raw);
-
-        let mut section = Vec::new();
-        for chunk in parts.configure_isdp.chunks(enc_chunk) {
-            section.extend(e.encrypt_and_mac(TAG_ENCRYPTED, chunk)?);
-        }
-        tlv::write_tlv(TAG_FIRST_SEQUENCE_OF_87, &section, &mut body);
-
-        section.clear();
-        for chunk in parts.store_metadata.chunks(mac_chunk) {
-            section.extend(e.mac_only(TAG_MAC_ONLY, chunk)?);
-        }
-        tlv::write_tlv(TAG_SEQUENCE_OF_88, &section, &mut body);
-
-        if let (Some(rsk), Some(keys)) = (parts.replace_session_keys, &ppk) {
-            section.clear();
-            for chunk in rsk.chunks(enc_chunk) {
-                section.extend(e.encrypt_and_mac(TAG_ENCRYPTED, chunk)?);
+        let mut bpp = Vec::with_capacity(total);
+        tlv::Tag(TAG_BPP).write(&mut bpp);
+        tlv::write_len(body_len, &mut bpp);
+        bpp.extend_from_slice(isc.raw);
+        for &(tag, seg_tag, chunk, data) in &sections {
+            if !present(tag) {
+                continue;
             }
-            tlv::write_tlv(TAG_SECOND_SEQUENCE_OF_87, &section, &mut body);
-            e.replace_session_keys(&keys.s_enc, &keys.s_mac, &keys.initial_mcv);
+            tlv::Tag(tag).write(&mut bpp);
+            tlv::write_len(content_len(seg_tag, chunk, data), &mut bpp);
+            for c in data.chunks(chunk) {
+                if seg_tag == TAG_MAC_ONLY {
+                    e.mac_only_into(seg_tag, c, &mut bpp)?;
+                } else {
+                    e.encrypt_and_mac_into(seg_tag, c, &mut bpp)?;
+                }
+            }
+            if let (TAG_SECOND_SEQUENCE_OF_87, Some(keys)) = (tag, &ppk) {
+                e.replace_session_keys(&keys.s_enc, &keys.s_mac, &keys.initial_mcv);
+            }
         }
-
-        section.clear();
-        for chunk in parts.profile_package.chunks(enc_chunk) {
-            section.extend(e.encrypt_and_mac(TAG_PROFILE, chunk)?);
+        if bpp.len() != total {
+            return Err(BspError::Bpp("bound profile package length"));
         }
-        tlv::write_tlv(TAG_SEQUENCE_OF_86, &section, &mut body);
-
-        let bpp = tlv::tlv(TAG_BPP, &body);
         *enc = e;
         Ok(bpp)
     }

@@ -90,10 +90,33 @@ pub fn b64_encode(data: &[u8]) -> String {
 
 /// Decodes base64 liberally: ASCII whitespace anywhere is ignored and padding is optional.
 pub fn b64_decode(text: &str) -> Result<Vec<u8>, Es9Error> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = text.as_bytes();
+    // Whitespace is not base64: text that decodes as it is has none, and otherwise the
+    // whitespace-free text is decoded (its error, if any, is the one reported).
+    if let Ok(v) = STANDARD_PAD_INDIFFERENT.decode(bytes) {
+        return Ok(v);
+    }
+    let compact: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     STANDARD_PAD_INDIFFERENT
-        .decode(compact.as_bytes())
+        .decode(compact)
         .map_err(|e| Es9Error::Base64(e.to_string()))
+}
+
+/// Reads a JSON string member without copying it first when the deserializer can lend it.
+struct StrVisitor<F>(F, &'static str);
+
+impl<'de, T, F: FnOnce(&str) -> Result<T, Es9Error>> serde::de::Visitor<'de> for StrVisitor<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.1)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        (self.0)(v).map_err(E::custom)
+    }
 }
 
 /// A binary JSON member: base64 text on the wire, bytes here.
@@ -138,10 +161,10 @@ impl Serialize for Base64 {
 
 impl<'de> Deserialize<'de> for Base64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        b64_decode(&text)
-            .map(Self)
-            .map_err(serde::de::Error::custom)
+        d.deserialize_str(StrVisitor(
+            |t: &str| b64_decode(t).map(Self),
+            "a base64 string",
+        ))
     }
 }
 
@@ -192,8 +215,7 @@ impl Serialize for HexBytes {
 
 impl<'de> Deserialize<'de> for HexBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
+        d.deserialize_str(StrVisitor(Self::parse, "a hexadecimal string"))
     }
 }
 

@@ -127,6 +127,7 @@ impl<'a> Tlv<'a> {
 }
 
 /// Reads a tag from the start of `input`; returns it and the number of bytes used.
+#[inline]
 pub fn read_tag(input: &[u8]) -> Result<(Tag, usize), TlvError> {
     let first = *input.first().ok_or(TlvError::Truncated)?;
     if first == 0x00 || first == 0xFF {
@@ -152,6 +153,7 @@ pub fn read_tag(input: &[u8]) -> Result<(Tag, usize), TlvError> {
 }
 
 /// Reads a definite length; returns it and the number of bytes used.
+#[inline]
 pub fn read_len(input: &[u8]) -> Result<(usize, usize), TlvError> {
     let first = *input.first().ok_or(TlvError::Truncated)?;
     if first < 0x80 {
@@ -170,7 +172,28 @@ pub fn read_len(input: &[u8]) -> Result<(usize, usize), TlvError> {
 }
 
 /// Reads one TLV from the start of `input`; returns it and the rest.
+#[inline]
 pub fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), TlvError> {
+    // The common case, a one-byte tag and a one-byte length, decoded directly (the general
+    // path below gives the same result for it).
+    if let [first, len, rest @ ..] = input {
+        if *first != 0x00 && *first != 0xFF && first & 0x1F != 0x1F && *len < 0x80 {
+            let len = usize::from(*len);
+            let (Some((value, after)), Some(raw)) =
+                (rest.split_at_checked(len), input.get(..2 + len))
+            else {
+                return Err(TlvError::LengthOverflow(len));
+            };
+            return Ok((
+                Tlv {
+                    tag: Tag(u32::from(*first)),
+                    value,
+                    raw,
+                },
+                after,
+            ));
+        }
+    }
     let (tag, tl) = read_tag(input)?;
     let (len, ll) = read_len(&input[tl..])?;
     let start = tl + ll;
@@ -190,6 +213,7 @@ pub fn read_tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), TlvError> {
 }
 
 /// Parses exactly one TLV covering all of `input` (trailing bytes are an error).
+#[inline]
 pub fn parse_exact(input: &[u8]) -> Result<Tlv<'_>, TlvError> {
     let (tlv, rest) = read_tlv(input)?;
     if !rest.is_empty() {
@@ -218,6 +242,7 @@ pub struct TlvIter<'a> {
 }
 
 impl<'a> TlvIter<'a> {
+    #[inline]
     pub fn new(input: &'a [u8]) -> Self {
         TlvIter {
             rest: input,
@@ -232,6 +257,7 @@ impl<'a> TlvIter<'a> {
 
 impl<'a> Iterator for TlvIter<'a> {
     type Item = Result<Tlv<'a>, TlvError>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed || self.rest.is_empty() {
             return None;

@@ -172,7 +172,8 @@ impl<'a> Command<'a> {
 
 /// Builds a command APDU, choosing the short form when it fits (for clients and tests).
 pub fn build(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<usize>) -> Vec<u8> {
-    let mut out = vec![cla, ins, p1, p2];
+    let mut out = Vec::with_capacity(data.len() + 9);
+    out.extend_from_slice(&[cla, ins, p1, p2]);
     let extended = data.len() > 255 || le.is_some_and(|l| l > 256);
     if extended {
         out.push(0);

@@ -789,11 +789,9 @@ fn feed(state: &EuiccState, l: &mut Loading, mut input: &[u8]) -> Result<bool, F
                 if seg.raw.len() > *remaining {
                     return Err(Failure::structure(cmd, "86 segment overruns the A3 length"));
                 }
-                let plain = l
-                    .bsp
-                    .open_expecting(bsp::TAG_PROFILE, seg.raw)
+                l.bsp
+                    .open_expecting_into(bsp::TAG_PROFILE, seg.raw, buf)
                     .map_err(|e| Failure::bsp(cmd, &e))?;
-                buf.extend_from_slice(&plain);
                 *remaining -= seg.raw.len();
                 input = rest;
                 if *remaining == 0 {
@@ -911,7 +909,7 @@ fn install(state: &mut EuiccState, loading: Box<Loading>) -> Result<Vec<u8>, Isd
         metadata,
         ..
     } = *loading;
-    let (Stage::Profile { buf, .. }, Some(meta)) = (stage, metadata) else {
+    let (Stage::Profile { mut buf, .. }, Some(meta)) = (stage, metadata) else {
         let f = Failure::new(CMD, error_reason::UNKNOWN_ERROR, "incomplete session");
         return fail_load(state, &info, None, f);
     };
@@ -940,9 +938,10 @@ fn install(state: &mut EuiccState, loading: Box<Loading>) -> Result<Vec<u8>, Isd
     });
     state.download_mut().session = Session::Closed;
     let (note, pir) = profile_installation_result(state, &info, Some(&meta.iccid), result)?;
-    state
-        .commit_install(rec, buf.to_vec(), note)
-        .map_err(storage)?;
+    // The package moves into the store batch (no second plaintext copy is left behind; the
+    // emptied buffer has nothing left to zeroize).
+    let package = std::mem::take(&mut *buf);
+    state.commit_install(rec, package, note).map_err(storage)?;
     // The one-time key has served: a later download needs a fresh one.
     state.download_mut().kept_otk = None;
     Ok(pir)
@@ -965,7 +964,7 @@ fn check_package(state: &EuiccState, package: &[u8], meta: &Metadata) -> Result<
             ),
         ));
     }
-    Uicc::from_package(&pkg)
+    Uicc::from_package_owned(pkg)
         .map_err(|e| Failure::new(CMD, error_reason::PE_PROCESSING_ERROR, e))?;
     if state.has_iccid(&meta.iccid) {
         return Err(Failure::new(

@@ -284,14 +284,21 @@ fn lifecycle_code(r: Result<(), LifecycleError>, op: Op) -> Result<i64, IsdrErro
 
 /// SKIs of the CIs this eUICC trusts: the CI its own certificate chains to.
 fn ci_pkids(state: &EuiccState) -> Vec<SubjectKeyIdentifier> {
-    vec![state.identity().ci_ski().into()]
+    // The SKI of the CI certificate, from the copy the state keeps parsed (the identity's DER
+    // is parsed again only when that copy has none).
+    let ski = match state.ci().and_then(|c| c.ski()) {
+        Some(ski) => ski.to_vec(),
+        None => state.identity().ci_ski(),
+    };
+    vec![ski.into()]
 }
 
 fn euicc_info1(state: &EuiccState) -> EuiccInfo1 {
+    let pkids = ci_pkids(state);
     EuiccInfo1 {
         svn: SVN.to_vec().into(),
-        euicc_ci_pkid_list_for_verification: ci_pkids(state),
-        euicc_ci_pkid_list_for_signing: ci_pkids(state),
+        euicc_ci_pkid_list_for_verification: pkids.clone(),
+        euicc_ci_pkid_list_for_signing: pkids,
     }
 }
 
@@ -300,6 +307,7 @@ pub const SVN: [u8; 3] = [2, 2, 2];
 
 fn euicc_info2(state: &EuiccState) -> EuiccInfo2 {
     let installed = state.profiles().count().min(255) as u8;
+    let pkids = ci_pkids(state);
     // extCardResource (SGP.22 §5.7.8, TLVs of ETSI TS 102 226): number of installed
     // applications (81), free non-volatile memory (82), free volatile memory (83).
     let ext = [
@@ -324,8 +332,8 @@ fn euicc_info2(state: &EuiccState) -> EuiccInfo2 {
             rsp_capability::ADDITIONAL_PROFILE,
             rsp_capability::TEST_PROFILE_SUPPORT,
         ]),
-        euicc_ci_pkid_list_for_verification: ci_pkids(state),
-        euicc_ci_pkid_list_for_signing: ci_pkids(state),
+        euicc_ci_pkid_list_for_verification: pkids.clone(),
+        euicc_ci_pkid_list_for_signing: pkids,
         euicc_category: Some(EuiccCategory::OTHER),
         forbidden_profile_policy_rules: None,
         pp_version: vec![0, 0, 1].into(),

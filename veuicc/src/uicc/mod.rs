@@ -153,6 +153,18 @@ impl Uicc {
     /// Fails when the package has no application the UICC can run an NAA for (an AKA
     /// parameter set naming an ADF that does not exist).
     pub fn from_package(p: &ProfilePackage) -> Result<Uicc, UiccError> {
+        Self::check_package(p)?;
+        Ok(Self::build(p.fs.clone(), p))
+    }
+
+    /// [`Uicc::from_package`] taking the package by value: its file system is moved, not copied.
+    pub fn from_package_owned(mut p: ProfilePackage) -> Result<Uicc, UiccError> {
+        Self::check_package(&p)?;
+        let fs = std::mem::take(&mut p.fs);
+        Ok(Self::build(fs, &p))
+    }
+
+    fn check_package(p: &ProfilePackage) -> Result<(), UiccError> {
         for a in &p.aka {
             if let Some(aid) = &a.aid {
                 if p.fs.adf_by_aid(aid).is_none() {
@@ -160,8 +172,13 @@ impl Uicc {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The UICC of `p` with the file system `fs` (`p.fs` or a copy of it).
+    fn build(fs: FileSystem, p: &ProfilePackage) -> Uicc {
         let mut u = Uicc {
-            fs: p.fs.clone(),
+            fs,
             pins: PinState::from_package(p),
             aka: p.aka.clone(),
             sqn: Vec::new(),
@@ -170,7 +187,7 @@ impl Uicc {
             changes: Vec::new(),
         };
         u.ensure_ef_dir();
-        Ok(u)
+        u
     }
 
     /// Whether an ADF's AID starts with `prefix` (partial DF name, TS 102 221 §8.4.2).

@@ -6,8 +6,8 @@
 //! 2. a cursor starts at 0; `fillFileOffset n` advances it by `n`, `fillFileContent` writes at it
 //!    and advances. Record EFs are addressed as the concatenation of their records.
 
-use super::fcp::{children, path_fids, Descriptor, Fcp, FileSpec, Fill, MAX_FILE_SIZE};
-use super::templates::{self, expand_default, Kind, Template, TemplateFile};
+use super::fcp::{each_child, path_fids, Descriptor, Fcp, FileSpec, Fill, MAX_FILE_SIZE};
+use super::templates::{self, expand_default_into, Kind, Template, TemplateFile};
 use super::SaipError;
 use crate::uicc::fs::{ArrRef, EfStructure, FileNode, FileSystem, NodeId, NodeKind};
 use rsp::tlv::Tag;
@@ -72,21 +72,30 @@ impl Builder {
 
     /// Processes one template-based file-system PE (`pe` is its name, `value` its content).
     pub fn template_pe(&mut self, pe: &'static str, value: &[u8]) -> Result<(), SaipError> {
-        let fields = children(value, pe)?;
-        let oid_tlv = fields
-            .iter()
-            .find(|t| t.tag.0 == 0x81)
-            .ok_or(SaipError::invalid(pe, "templateID missing"))?;
-        let oid = super::fcp::oid_to_string(oid_tlv.value)?;
-        let tpl = templates::by_oid(&oid).ok_or_else(|| SaipError::UnsupportedTemplate {
-            pe,
-            oid: oid.clone(),
-        })?;
+        let fields = each_child(value, pe);
+        let mut oid_tlv = None;
+        for t in fields.clone() {
+            let t = t?;
+            if t.tag.0 == 0x81 {
+                oid_tlv = Some(t);
+                break;
+            }
+        }
+        let oid_tlv = oid_tlv.ok_or(SaipError::invalid(pe, "templateID missing"))?;
+        let arcs = super::fcp::oid_arcs(oid_tlv.value)?;
+        let unsupported = || -> SaipError {
+            match super::fcp::oid_to_string(oid_tlv.value) {
+                Ok(oid) => SaipError::UnsupportedTemplate { pe, oid },
+                Err(e) => e,
+            }
+        };
+        let tpl = templates::by_arcs(&arcs).ok_or_else(unsupported)?;
         if tpl.pe != pe {
-            return Err(SaipError::UnsupportedTemplate { pe, oid });
+            return Err(unsupported());
         }
         let mut specs: Vec<Option<&[u8]>> = vec![None; tpl.files.len()];
-        for t in &fields {
+        for t in fields {
+            let t = t?;
             let Some(n) = context_tag_number(t.tag) else {
                 continue;
             };
@@ -186,7 +195,7 @@ impl Builder {
             };
             match &spec {
                 Some(s) => {
-                    self.create_ef(parent_id, Some(tf), s.fcp.as_ref(), &s.fills, tpl.pe)?;
+                    self.create_ef(parent_id, Some(tf), s.fcp.as_ref(), s.fills.iter(), tpl.pe)?;
                 }
                 None => {
                     // Created by default from the template alone, when it fixes the size.
@@ -195,7 +204,7 @@ impl Builder {
                         _ => tf.size.is_some(),
                     };
                     if buildable && tf.fid.is_some() {
-                        self.create_ef(parent_id, Some(tf), None, &[], tpl.pe)?;
+                        self.create_ef(parent_id, Some(tf), None, std::iter::empty(), tpl.pe)?;
                     }
                 }
             }
@@ -238,8 +247,8 @@ impl Builder {
                 record: r,
             });
         }
-        if let Some(p) = &fcp.pin_template {
-            mf.pin_template = p.clone();
+        if let Some(p) = fcp.pin_template {
+            mf.pin_template = p.to_vec();
         }
         Ok(())
     }
@@ -264,7 +273,7 @@ impl Builder {
             .ok_or(SaipError::invalid("fileDescriptor", "DF without fileID"))?;
         let is_adf = tf.is_some_and(|t| t.kind == Kind::Adf) || fcp.df_name.is_some();
         let kind = if is_adf {
-            let aid = fcp.df_name.clone().ok_or(SaipError::invalid(
+            let aid = fcp.df_name.map(<[u8]>::to_vec).ok_or(SaipError::invalid(
                 "fileDescriptor",
                 "ADF without dfName (AID)",
             ))?;
@@ -284,17 +293,17 @@ impl Builder {
                 arr_fid: None,
                 record: t.arr,
             }));
-        node.pin_template = fcp.pin_template.clone().unwrap_or_default();
+        node.pin_template = fcp.pin_template.map(<[u8]>::to_vec).unwrap_or_default();
         Ok(self.fs.add_child(parent, node)?)
     }
 
     /// Creates an EF (or link) from template facts, FCP and fill operations.
-    fn create_ef(
+    fn create_ef<'f>(
         &mut self,
         parent: NodeId,
         tf: Option<&TemplateFile>,
-        fcp: Option<&Fcp>,
-        fills: &[Fill],
+        fcp: Option<&Fcp<'_>>,
+        fills: impl Iterator<Item = Fill<'f>> + Clone,
         ctx: &'static str,
     ) -> Result<NodeId, SaipError> {
         let empty = Fcp::default();
@@ -353,11 +362,11 @@ impl Builder {
             return Ok(id);
         }
 
-        let extent = fill_extent(fills)?;
+        let extent = fill_extent(fills.clone())?;
         let tpl_approx = tf.is_some_and(|t| t.approximate);
         let (size, content) = match structure {
             EfStructure::BerTlv => {
-                if fills.iter().any(|f| matches!(f, Fill::Content(_))) {
+                if fills.clone().any(|f| matches!(f, Fill::Content(_))) {
                     return Err(SaipError::invalid(ctx, "content for a BER-TLV EF"));
                 }
                 let size = fcp
@@ -375,9 +384,8 @@ impl Builder {
                     (None, None) => {
                         let pat = fcp
                             .fill_pattern
-                            .as_ref()
-                            .or(fcp.repeat_pattern.as_ref())
-                            .map_or(0, Vec::len);
+                            .or(fcp.repeat_pattern)
+                            .map_or(0, <[u8]>::len);
                         let mut s = extent.max(pat);
                         if s == 0 && tpl_approx {
                             tracing::warn!(fid, "no size for a CSIM EF; creating 1 byte");
@@ -416,7 +424,7 @@ impl Builder {
         let mut content = content;
         let mut cursor = 0usize;
         for f in fills {
-            apply_fill(&mut content, &mut cursor, f, ctx)?;
+            apply_fill(&mut content, &mut cursor, &f, ctx)?;
         }
         node_attrs.kind = NodeKind::Ef {
             structure,
@@ -429,16 +437,19 @@ impl Builder {
     /// Processes a GenericFileManagement PE (SAIP §8.3.6).
     pub fn gfm(&mut self, value: &[u8]) -> Result<(), SaipError> {
         const CTX: &str = "genericFileManagement";
-        for f in children(value, CTX)? {
+        for f in each_child(value, CTX) {
+            let f = f?;
             if f.tag.0 != 0xA1 {
                 continue; // header or unknown trailing component
             }
-            for list in children(f.value, CTX)? {
+            for list in each_child(f.value, CTX) {
+                let list = list?;
                 if list.tag.0 != 0x30 {
                     return Err(SaipError::invalid(CTX, "FileManagement is not a SEQUENCE"));
                 }
                 let mut target: Option<(NodeId, usize)> = None;
-                for cmd in children(list.value, CTX)? {
+                for cmd in each_child(list.value, CTX) {
+                    let cmd = cmd?;
                     match cmd.tag.0 {
                         0x80 => {
                             let path = path_fids(cmd.value, "filePath")?;
@@ -476,8 +487,13 @@ impl Builder {
                                         "EF without efFileSize",
                                     ));
                                 }
-                                let id =
-                                    self.create_ef(self.current_df, None, Some(&fcp), &[], CTX)?;
+                                let id = self.create_ef(
+                                    self.current_df,
+                                    None,
+                                    Some(&fcp),
+                                    std::iter::empty(),
+                                    CTX,
+                                )?;
                                 target = Some((id, 0));
                             }
                         }
@@ -485,7 +501,7 @@ impl Builder {
                             let fill = if cmd.tag.0 == 0x02 {
                                 Fill::Offset(super::fcp::uint(cmd.value, "fillFileOffset")? as usize)
                             } else {
-                                Fill::Content(cmd.value.to_vec())
+                                Fill::Content(cmd.value)
                             };
                             let (id, cursor) = target
                                 .as_mut()
@@ -538,12 +554,12 @@ fn round_up(n: usize, unit: usize) -> usize {
 }
 
 /// Highest byte a fill list writes (offsets count only when content follows).
-fn fill_extent(fills: &[Fill]) -> Result<usize, SaipError> {
+fn fill_extent<'f>(fills: impl Iterator<Item = Fill<'f>>) -> Result<usize, SaipError> {
     let mut cursor = 0usize;
     let mut extent = 0usize;
     for f in fills {
         match f {
-            Fill::Offset(n) => cursor = cursor.saturating_add(*n),
+            Fill::Offset(n) => cursor = cursor.saturating_add(n),
             Fill::Content(c) => {
                 cursor = cursor.saturating_add(c.len());
                 extent = cursor;
@@ -561,30 +577,43 @@ fn fill_extent(fills: &[Fill]) -> Result<usize, SaipError> {
 
 /// Step 1 of the content algorithm: `size` bytes made of units of `unit` bytes (the record
 /// length, or the whole size for transparent EFs).
-fn initial_content(size: usize, unit: usize, fcp: &Fcp, tf: Option<&TemplateFile>) -> Vec<u8> {
+fn initial_content(size: usize, unit: usize, fcp: &Fcp<'_>, tf: Option<&TemplateFile>) -> Vec<u8> {
     let unit = unit.max(1);
-    let one: Vec<u8> = if let Some(p) = &fcp.fill_pattern {
+    let mut out = Vec::with_capacity(size.max(unit));
+    if let Some(p) = fcp.fill_pattern {
         let last = p.last().copied().unwrap_or(0xFF);
-        p.iter()
-            .copied()
-            .chain(std::iter::repeat(last))
-            .take(unit)
-            .collect()
-    } else if let Some(p) = fcp.repeat_pattern.as_ref().filter(|p| !p.is_empty()) {
-        p.iter().copied().cycle().take(unit).collect()
-    } else if let Some(d) = tf.and_then(|t| expand_default(t.default, unit)) {
-        d
-    } else {
-        vec![0xFF; unit]
-    };
-    one.iter().copied().cycle().take(size).collect()
+        out.extend(p.iter().copied().take(unit));
+        out.resize(unit, last);
+    } else if let Some(p) = fcp.repeat_pattern.filter(|p| !p.is_empty()) {
+        out.extend(p.iter().copied().cycle().take(unit));
+    } else if !tf.is_some_and(|t| expand_default_into(t.default, unit, &mut out)) {
+        out.resize(unit, 0xFF);
+    }
+    cycle_to(&mut out, size);
+    out
+}
+
+/// Repeats the content of `buf` (one unit) until it is `size` bytes long (cut at `size`); an
+/// empty unit stays empty.
+fn cycle_to(buf: &mut Vec<u8>, size: usize) {
+    let unit = buf.len();
+    if unit == 0 || size <= unit {
+        buf.truncate(size);
+        return;
+    }
+    // The length stays a multiple of `unit` until the last copy, so copying from the start
+    // continues the cycle.
+    while buf.len() < size {
+        let n = (size - buf.len()).min(buf.len());
+        buf.extend_from_within(..n);
+    }
 }
 
 /// Step 2: one fill operation at the cursor.
 fn apply_fill(
     content: &mut [u8],
     cursor: &mut usize,
-    fill: &Fill,
+    fill: &Fill<'_>,
     ctx: &'static str,
 ) -> Result<(), SaipError> {
     match fill {
@@ -632,7 +661,7 @@ mod tests {
     #[test]
     fn fill_pattern_repeats_last_byte_and_defaults_apply_per_record() {
         let fcp = Fcp {
-            fill_pattern: Some(vec![0x01, 0x47]),
+            fill_pattern: Some(&[0x01, 0x47]),
             ..Fcp::default()
         };
         assert_eq!(
@@ -640,7 +669,7 @@ mod tests {
             vec![0x01, 0x47, 0x47, 0x47]
         );
         let fcp = Fcp {
-            repeat_pattern: Some(vec![0x00, 0x01]),
+            repeat_pattern: Some(&[0x00, 0x01]),
             ..Fcp::default()
         };
         assert_eq!(initial_content(5, 5, &fcp, None), vec![0, 1, 0, 1, 0]);
@@ -666,25 +695,25 @@ mod tests {
             ..Fcp::default()
         };
         let fills = [
-            Fill::Content(vec![1, 2]),
+            Fill::Content(&[1, 2]),
             Fill::Offset(2),
-            Fill::Content(vec![5, 6, 7, 8]),
+            Fill::Content(&[5, 6, 7, 8]),
         ];
         let id = b
-            .create_ef(NodeId::MF, None, Some(&fcp), &fills, "t")
+            .create_ef(NodeId::MF, None, Some(&fcp), fills.iter().copied(), "t")
             .unwrap();
         let (_, size, content) = b.fs.ef(id).unwrap();
         assert_eq!(size, 8);
         assert_eq!(content, &[1, 2, 0xFF, 0xFF, 5, 6, 7, 8]);
         // GFM-created file without 88: SFI from the FID.
         assert_eq!(b.fs.node(id).unwrap().sfi, None); // 2F00 → 0 is not a valid SFI
-        let too_long = [Fill::Offset(7), Fill::Content(vec![1, 2])];
+        let too_long = [Fill::Offset(7), Fill::Content(&[1, 2])];
         let fcp2 = Fcp {
             fid: Some(0x2F01),
             ..fcp
         };
         assert!(matches!(
-            b.create_ef(NodeId::MF, None, Some(&fcp2), &too_long, "t"),
+            b.create_ef(NodeId::MF, None, Some(&fcp2), too_long.iter().copied(), "t"),
             Err(SaipError::ContentTooLong { .. })
         ));
     }
@@ -698,7 +727,7 @@ mod tests {
                 NodeId::MF,
                 Some(&t),
                 None,
-                &[Fill::Content(vec![0x80])],
+                [Fill::Content(&[0x80])].into_iter(),
                 "t",
             )
             .unwrap();

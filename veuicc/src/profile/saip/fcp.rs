@@ -21,6 +21,32 @@ pub(crate) fn children<'a>(value: &'a [u8], ctx: &'static str) -> Result<Vec<Tlv
         .map_err(|e| SaipError::Malformed { ctx, source: e })
 }
 
+/// The TLVs of `value` one by one, without collecting them: a malformed TLV is an error
+/// ([`SaipError::Malformed`] with `ctx`) where it comes, and ends the list.
+pub(crate) fn each_child<'a>(value: &'a [u8], ctx: &'static str) -> Children<'a> {
+    Children {
+        iter: TlvIter::new(value),
+        ctx,
+    }
+}
+
+/// See [`each_child`].
+#[derive(Debug, Clone)]
+pub(crate) struct Children<'a> {
+    iter: TlvIter<'a>,
+    ctx: &'static str,
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = Result<Tlv<'a>, SaipError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let ctx = self.ctx;
+        self.iter
+            .next()
+            .map(|r| r.map_err(|e| SaipError::Malformed { ctx, source: e }))
+    }
+}
+
 /// Decodes a non-negative DER INTEGER of at most 4 significant bytes.
 pub(crate) fn uint(v: &[u8], ctx: &'static str) -> Result<u32, SaipError> {
     if v.is_empty() {
@@ -47,10 +73,10 @@ pub(crate) fn be_uint(v: &[u8], ctx: &'static str) -> Result<usize, SaipError> {
     Ok(v.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
 }
 
-/// Decodes an OBJECT IDENTIFIER value to dotted form.
-pub(crate) fn oid_to_string(v: &[u8]) -> Result<String, SaipError> {
+/// Decodes an OBJECT IDENTIFIER value to its arcs.
+pub(crate) fn oid_arcs(v: &[u8]) -> Result<Vec<u64>, SaipError> {
     let first = *v.first().ok_or(SaipError::invalid("OID", "empty"))?;
-    let mut arcs: Vec<u64> = Vec::new();
+    let mut arcs: Vec<u64> = Vec::with_capacity(v.len() + 1);
     let mut acc: u64 = 0;
     let mut in_arc = false;
     for b in v {
@@ -80,11 +106,34 @@ pub(crate) fn oid_to_string(v: &[u8]) -> Result<String, SaipError> {
     if in_arc || first == 0x80 {
         return Err(SaipError::invalid("OID", "truncated subidentifier"));
     }
-    Ok(arcs
+    Ok(arcs)
+}
+
+/// Decodes an OBJECT IDENTIFIER value to dotted form.
+pub(crate) fn oid_to_string(v: &[u8]) -> Result<String, SaipError> {
+    Ok(oid_arcs(v)?
         .iter()
         .map(|a| a.to_string())
         .collect::<Vec<_>>()
         .join("."))
+}
+
+/// Whether `arcs` are the OID written `dotted` (what comparing `oid_to_string` with `dotted`
+/// says, without formatting).
+pub(crate) fn arcs_match_dotted(arcs: &[u64], dotted: &str) -> bool {
+    let mut parts = dotted.split('.');
+    for a in arcs {
+        match parts.next() {
+            // `to_string` of a u64 is canonical: no sign, no leading zeros.
+            Some(p) if p == "0" || (!p.starts_with('0') && !p.starts_with('+')) => {
+                if p.parse::<u64>().ok() != Some(*a) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    parts.next().is_none()
 }
 
 /// Splits a SAIP path (`filePath`, `linkPath`: concatenated FIDs) into FIDs.
@@ -162,31 +211,33 @@ pub fn parse_descriptor(fdb: &[u8]) -> Result<Descriptor, SaipError> {
     }
 }
 
-/// A decoded SAIP `Fcp` (all fields optional; templates supply the rest).
+/// A decoded SAIP `Fcp` (all fields optional; templates supply the rest). Byte strings are
+/// borrowed from the package.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fcp {
+pub struct Fcp<'a> {
     pub descriptor: Option<Descriptor>,
     pub fid: Option<u16>,
-    pub df_name: Option<Vec<u8>>,
+    pub df_name: Option<&'a [u8]>,
     pub lcsi: Option<u8>,
     /// `securityAttributesReferenced`: 1 byte (record) or 3 bytes (ARR FID + record).
     pub arr: Option<(Option<u16>, u8)>,
     pub size: Option<usize>,
-    pub pin_template: Option<Vec<u8>>,
+    pub pin_template: Option<&'a [u8]>,
     /// `None` = absent (template or FID-derived SFI), `Some(None)` = present and empty (no SFI).
     pub sfi: Option<Option<u8>>,
     pub special_info: Option<u8>,
-    pub fill_pattern: Option<Vec<u8>>,
-    pub repeat_pattern: Option<Vec<u8>>,
+    pub fill_pattern: Option<&'a [u8]>,
+    pub repeat_pattern: Option<&'a [u8]>,
     pub max_size: Option<usize>,
     pub link_path: Option<Vec<u16>>,
 }
 
-impl Fcp {
+impl<'a> Fcp<'a> {
     /// Decodes the value of an Fcp (the inside of `A1` in a `File`, or of `62` in GFM).
-    pub fn parse(value: &[u8]) -> Result<Fcp, SaipError> {
+    pub fn parse(value: &'a [u8]) -> Result<Fcp<'a>, SaipError> {
         let mut f = Fcp::default();
-        for t in children(value, "Fcp")? {
+        for t in each_child(value, "Fcp") {
+            let t = t?;
             match t.tag.0 {
                 0x82 => f.descriptor = Some(parse_descriptor(t.value)?),
                 0x83 => match t.value {
@@ -197,7 +248,7 @@ impl Fcp {
                     if !(1..=16).contains(&t.value.len()) {
                         return Err(SaipError::invalid("dfName", "AID must be 1 to 16 bytes"));
                     }
-                    f.df_name = Some(t.value.to_vec());
+                    f.df_name = Some(t.value);
                 }
                 0x8A => match t.value {
                     [b] => f.lcsi = Some(*b),
@@ -222,7 +273,7 @@ impl Fcp {
                     }
                     f.size = Some(n);
                 }
-                0xC6 => f.pin_template = Some(t.value.to_vec()),
+                0xC6 => f.pin_template = Some(t.value),
                 0x88 => {
                     f.sfi = Some(match t.value {
                         [] => None,
@@ -238,8 +289,9 @@ impl Fcp {
         Ok(f)
     }
 
-    fn parse_proprietary(&mut self, value: &[u8]) -> Result<(), SaipError> {
-        for t in children(value, "proprietaryEFInfo")? {
+    fn parse_proprietary(&mut self, value: &'a [u8]) -> Result<(), SaipError> {
+        for t in each_child(value, "proprietaryEFInfo") {
+            let t = t?;
             match t.tag.0 {
                 0xC0 => match t.value {
                     [b] => self.special_info = Some(*b),
@@ -255,9 +307,9 @@ impl Fcp {
                         return Err(SaipError::invalid("fillPattern", "must be 1 to 200 bytes"));
                     }
                     if t.tag.0 == 0xC1 {
-                        self.fill_pattern = Some(t.value.to_vec());
+                        self.fill_pattern = Some(t.value);
                     } else {
-                        self.repeat_pattern = Some(t.value.to_vec());
+                        self.repeat_pattern = Some(t.value);
                     }
                 }
                 0x86 => self.max_size = Some(be_uint(t.value, "maximumFileSize")?),
@@ -268,28 +320,57 @@ impl Fcp {
     }
 }
 
-/// One fill operation of a `File` or GFM command list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fill {
+/// One fill operation of a `File` or GFM command list (content borrowed from the package).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill<'a> {
     /// Advance the cursor (relative).
     Offset(usize),
     /// Write at the cursor and advance.
-    Content(Vec<u8>),
+    Content(&'a [u8]),
+}
+
+/// The fill operations of a `File` field, in order: read from the field's encoding, which
+/// [`FileSpec::parse`] has checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fills<'a> {
+    file: &'a [u8],
+}
+
+impl<'a> Fills<'a> {
+    /// The fill operations.
+    pub fn iter(&self) -> impl Iterator<Item = Fill<'a>> + Clone + 'a {
+        TlvIter::new(self.file)
+            .map_while(Result::ok)
+            .filter_map(|t| match t.tag.0 {
+                // Checked by `FileSpec::parse`: cannot fail here.
+                0x82 => uint(t.value, "fillFileOffset")
+                    .ok()
+                    .map(|n| Fill::Offset(n as usize)),
+                0x83 => Some(Fill::Content(t.value)),
+                _ => None,
+            })
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
 }
 
 /// A decoded SAIP `File` field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileSpec {
+pub struct FileSpec<'a> {
     pub do_not_create: bool,
-    pub fcp: Option<Fcp>,
-    pub fills: Vec<Fill>,
+    pub fcp: Option<Fcp<'a>>,
+    pub fills: Fills<'a>,
 }
 
-impl FileSpec {
+impl<'a> FileSpec<'a> {
     /// Decodes the value of a `File` (SEQUENCE OF CHOICE).
-    pub fn parse(value: &[u8]) -> Result<FileSpec, SaipError> {
+    pub fn parse(value: &'a [u8]) -> Result<FileSpec<'a>, SaipError> {
         let mut f = FileSpec::default();
-        for t in children(value, "File")? {
+        for t in each_child(value, "File") {
+            let t = t?;
             match t.tag.0 {
                 0x80 => f.do_not_create = true,
                 0xA1 => {
@@ -299,19 +380,20 @@ impl FileSpec {
                         None => fcp,
                     });
                 }
-                0x82 => f
-                    .fills
-                    .push(Fill::Offset(uint(t.value, "fillFileOffset")? as usize)),
-                0x83 => f.fills.push(Fill::Content(t.value.to_vec())),
+                // Checked here, read again through `fills`.
+                0x82 => {
+                    uint(t.value, "fillFileOffset")?;
+                }
                 _ => {}
             }
         }
+        f.fills = Fills { file: value };
         Ok(f)
     }
 }
 
 /// Later descriptor components override earlier ones.
-fn merge(mut a: Fcp, b: Fcp) -> Fcp {
+fn merge<'a>(mut a: Fcp<'a>, b: Fcp<'a>) -> Fcp<'a> {
     macro_rules! take {
         ($($f:ident),*) => { $( if b.$f.is_some() { a.$f = b.$f; } )* };
     }
@@ -382,8 +464,9 @@ mod tests {
         assert_eq!(f.fid, Some(0x6F07));
         assert_eq!(f.arr, Some((Some(0x6F06), 0x0A)));
         assert_eq!(f.sfi, Some(None));
-        assert_eq!(f.fill_pattern, Some(vec![0x01, 0x47]));
-        let f = Fcp::parse(&hex::decode("880110").unwrap()).unwrap();
+        assert_eq!(f.fill_pattern, Some(&[0x01, 0x47][..]));
+        let v = hex::decode("880110").unwrap();
+        let f = Fcp::parse(&v).unwrap();
         assert_eq!(f.sfi, Some(Some(2)));
     }
 }

@@ -660,29 +660,95 @@ pub fn by_oid(oid: &str) -> Option<&'static Template> {
     ALL.iter().copied().find(|t| t.oid == oid)
 }
 
-/// Expands a default-content notation to `len` bytes (`None` if the notation is empty).
-pub fn expand_default(notation: &str, len: usize) -> Option<Vec<u8>> {
-    if notation.is_empty() {
+/// The template with this OID, given as its arcs (as [`by_oid`] with the dotted form of `arcs`).
+pub(crate) fn by_arcs(arcs: &[u64]) -> Option<&'static Template> {
+    static ARCS: std::sync::OnceLock<Vec<Option<Vec<u64>>>> = std::sync::OnceLock::new();
+    // Each template's OID as arcs, read once from its dotted form (`None` if it were not
+    // canonical, which would never match: then the dotted form is compared instead).
+    let parsed = ARCS.get_or_init(|| {
+        ALL.iter()
+            .map(|t| {
+                let arcs: Option<Vec<u64>> = t.oid.split('.').map(|p| p.parse().ok()).collect();
+                arcs.filter(|a| super::fcp::arcs_match_dotted(a, t.oid))
+            })
+            .collect()
+    });
+    ALL.iter()
+        .zip(parsed)
+        .find(|(t, p)| match p {
+            Some(p) => p.as_slice() == arcs,
+            None => super::fcp::arcs_match_dotted(arcs, t.oid),
+        })
+        .map(|(t, _)| *t)
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The bytes of hex text, or `None` when it is not hex (odd length, a non-hex digit), as
+/// `hex::decode` decides, without allocating.
+fn hex_bytes(s: &str) -> Option<impl Iterator<Item = u8> + Clone + '_> {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) || !b.iter().all(|c| nibble(*c).is_some()) {
         return None;
     }
+    Some(b.chunks_exact(2).map(|p| {
+        let hi = p.first().copied().and_then(nibble).unwrap_or(0);
+        let lo = p.get(1).copied().and_then(nibble).unwrap_or(0);
+        (hi << 4) | lo
+    }))
+}
+
+/// Expands a default-content notation to `len` bytes (`None` if the notation is empty).
+pub fn expand_default(notation: &str, len: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    expand_default_into(notation, len, &mut out).then_some(out)
+}
+
+/// [`expand_default`] appending to `out`; false (and `out` untouched) where it gives `None`.
+/// The expansion is `len` bytes, except for an empty `*` pattern, which expands to nothing.
+pub(crate) fn expand_default_into(notation: &str, len: usize, out: &mut Vec<u8>) -> bool {
+    if notation.is_empty() {
+        return false;
+    }
     if let Some(rep) = notation.strip_prefix('*') {
-        let pat = hex::decode(rep).ok()?;
-        return Some(pat.iter().copied().cycle().take(len).collect());
+        let Some(pat) = hex_bytes(rep) else {
+            return false;
+        };
+        out.extend(pat.cycle().take(len));
+        return true;
     }
-    if let Some(pos) = notation.find("..") {
-        let left = hex::decode(notation.get(..pos)?.trim_end_matches('.')).ok()?;
-        let right = hex::decode(notation.get(pos..)?.trim_start_matches('.')).ok()?;
-        let filler = left.last().or(right.first()).copied().unwrap_or(0xFF);
-        let mut out = Vec::with_capacity(len);
-        out.extend(left.iter().copied().take(len));
-        let tail = right.len().min(len.saturating_sub(out.len()));
-        out.resize(len - tail, filler);
-        out.extend(right.iter().copied().skip(right.len() - tail));
-        return Some(out);
+    if let Some(pos) = notation.as_bytes().windows(2).position(|w| w == b"..") {
+        let (Some(l), Some(r)) = (notation.get(..pos), notation.get(pos..)) else {
+            return false;
+        };
+        let (l, r) = (l.trim_end_matches('.'), r.trim_start_matches('.'));
+        let (Some(left), Some(right)) = (hex_bytes(l), hex_bytes(r)) else {
+            return false;
+        };
+        let right_len = r.len() / 2;
+        let filler = left.clone().last().or(right.clone().next()).unwrap_or(0xFF);
+        let start = out.len();
+        out.extend(left.take(len));
+        let taken = out.len() - start;
+        let tail = right_len.min(len.saturating_sub(taken));
+        out.resize(start + len - tail, filler);
+        out.extend(right.skip(right_len - tail));
+        return true;
     }
-    let mut exact = hex::decode(notation).ok()?;
-    exact.resize(len, 0xFF);
-    Some(exact)
+    let Some(exact) = hex_bytes(notation) else {
+        return false;
+    };
+    let start = out.len();
+    out.extend(exact.take(len));
+    out.resize(start + len, 0xFF);
+    true
 }
 
 #[cfg(test)]
