@@ -426,35 +426,20 @@ fn operation_value(tag: u32, v: &[u8]) -> Result<Operation, AuthzCodecError> {
 
 /// A vendor command or response: `FF xx`, minimal length, content.
 pub fn vendor_command(tag: u32, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 5);
-    out.push(0xFF);
-    out.push(tag as u8);
-    tlv::write_len(content.len(), &mut out);
-    out.extend_from_slice(content);
-    out
+    tlv::vendor_tlv(tag, content)
 }
 
 /// Splits a vendor command `FF xx L content` (one TLV, nothing after it). `None` when `cmd` does
 /// not start with a two-byte `FF` tag (not a vendor command at all).
 pub fn parse_vendor(cmd: &[u8]) -> Option<Result<(u32, &[u8]), AuthzCodecError>> {
-    let (&first, rest) = cmd.split_first()?;
-    let (&second, rest) = rest.split_first()?;
-    if first != 0xFF || second & 0x80 != 0 {
-        return None;
-    }
-    let tag = 0xFF00 | u32::from(second);
-    Some((|| {
-        let (len, ll) = tlv::read_len(rest)?;
-        let body = &rest[ll..];
-        if len > body.len() {
-            return Err(TlvError::LengthOverflow(len).into());
-        }
-        if len < body.len() {
-            return Err(TlvError::Trailing(body.len() - len).into());
-        }
-        tlv::check_depth(body, tlv::MAX_DEPTH)?;
-        Ok((tag, body))
-    })())
+    Some(
+        tlv::split_vendor(cmd)?
+            .and_then(|(tag, body)| {
+                tlv::check_depth(body, tlv::MAX_DEPTH)?;
+                Ok((tag, body))
+            })
+            .map_err(Into::into),
+    )
 }
 
 /// A vendor response `FF xx { 80 result }`.

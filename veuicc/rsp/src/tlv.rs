@@ -289,6 +289,41 @@ pub fn check_depth(input: &[u8], max_depth: usize) -> Result<(), TlvError> {
     Ok(())
 }
 
+/// Splits a vendor command of this project, `FF xx L value`: a two-byte private-class tag
+/// (`xx` < 0x80), a definite length, the value, nothing after it. The general reader refuses
+/// these tags (ISO/IEC 7816-4 does not allow `FF` as a first tag byte), so the vendor ES10
+/// extensions frame their outer TLV with this one function. `None` when `input` does not start
+/// with such a tag.
+pub fn split_vendor(input: &[u8]) -> Option<Result<(u32, &[u8]), TlvError>> {
+    let (&first, rest) = input.split_first()?;
+    let (&second, rest) = rest.split_first()?;
+    if first != 0xFF || second & 0x80 != 0 {
+        return None;
+    }
+    let tag = 0xFF00 | u32::from(second);
+    Some((|| {
+        let (len, ll) = read_len(rest)?;
+        let body = rest.get(ll..).ok_or(TlvError::Truncated)?;
+        if len > body.len() {
+            return Err(TlvError::LengthOverflow(len));
+        }
+        if len < body.len() {
+            return Err(TlvError::Trailing(body.len() - len));
+        }
+        Ok((tag, body))
+    })())
+}
+
+/// Builds `FF xx L value` (see [`split_vendor`]).
+pub fn vendor_tlv(tag: u32, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 6);
+    out.push(0xFF);
+    out.push(tag as u8);
+    write_len(value.len(), &mut out);
+    out.extend_from_slice(value);
+    out
+}
+
 /// Appends a minimal definite length.
 pub fn write_len(len: usize, out: &mut Vec<u8>) {
     match len {

@@ -299,39 +299,21 @@ pub fn imei_from_tbcd(b: &[u8]) -> Result<String, VendorError> {
 
 // --- codec ---------------------------------------------------------------------------------
 
-/// Reads the outer tag of a vendor command: `FF2x`, a definite length, the value, nothing after.
-/// (The general BER-TLV reader refuses `FF` as a first tag byte: ISO 7816-4 treats it as
-/// padding; here it is the private-class constructed tag the extension uses.)
+/// Reads the outer tag of a vendor command: `FF2x`, a definite length, the value, nothing after
+/// ([`tlv::split_vendor`]), and checks it is `tag`.
 fn outer(input: &[u8], tag: u32) -> Result<&[u8], VendorError> {
-    let want = [(tag >> 8) as u8, tag as u8];
-    match input.get(..2) {
-        Some(t) if t == want => {}
-        _ => {
-            return Err(invalid(format!(
-                "expected tag {tag:04X}, found {}",
-                hex::encode_upper(input.get(..2).unwrap_or(input))
-            )))
-        }
+    match tlv::split_vendor(input) {
+        Some(Ok((found, value))) if found == tag => Ok(value),
+        Some(Err(e)) => Err(e.into()),
+        _ => Err(invalid(format!(
+            "expected tag {tag:04X}, found {}",
+            hex::encode_upper(input.get(..2).unwrap_or(input))
+        ))),
     }
-    let rest = input.get(2..).unwrap_or_default();
-    let (len, ll) = tlv::read_len(rest)?;
-    let value = rest
-        .get(ll..)
-        .ok_or(tlv::TlvError::Truncated)?
-        .get(..len)
-        .ok_or(tlv::TlvError::LengthOverflow(len))?;
-    let used = 2 + ll + len;
-    if used != input.len() {
-        return Err(tlv::TlvError::Trailing(input.len() - used).into());
-    }
-    Ok(value)
 }
 
 fn wrap(tag: u32, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![(tag >> 8) as u8, tag as u8];
-    tlv::write_len(value.len(), &mut out);
-    out.extend_from_slice(value);
-    out
+    tlv::vendor_tlv(tag, value)
 }
 
 /// The TLVs of `value`, all well-formed.
